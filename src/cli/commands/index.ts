@@ -1,0 +1,7 @@
+/** A CLI command: a one-line summary and an entry that returns the exit code. */
+export interface Command {
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+export const commands: Record<string, Command> = {};
