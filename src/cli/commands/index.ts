@@ -1,7 +1,10 @@
+import { dataset } from './dataset';
+import { simulate } from './simulate';
+
 /** A CLI command: a one-line summary and an entry that returns the exit code. */
 export interface Command {
   summary: string;
   run(argv: string[]): Promise<number>;
 }
 
-export const commands: Record<string, Command> = {};
+export const commands: Record<string, Command> = { simulate, dataset };

@@ -1,0 +1,67 @@
+import type { TabularSpec, Transition } from '../envs/types';
+import { logSoftmaxAt, softmaxInto } from './softmax';
+import { checkTransition, type ChoiceLatents, type Learner, type LearnerModel, type Params } from './types';
+
+export interface RepetitionLatents extends ChoiceLatents {
+  /** The action last taken in this state before the step; null the first time the state is seen. */
+  previousAction: number | null;
+}
+
+/**
+ * The repetition model: no values, only a tendency to repeat.
+ * P(a | s) ∝ exp(kappa * [a == the action last taken in s]); uniform in a state not yet visited.
+ */
+export class RepetitionLearner implements Learner<RepetitionLatents> {
+  private readonly lastAction: Int32Array;
+  private readonly logits: Float64Array;
+
+  constructor(
+    readonly spec: TabularSpec,
+    readonly kappa: number,
+  ) {
+    this.lastAction = new Int32Array(spec.nStates).fill(-1);
+    this.logits = new Float64Array(spec.nActions);
+  }
+
+  probs(state: number, out = new Float64Array(this.spec.nActions)): Float64Array {
+    this.fillLogits(state);
+    return softmaxInto(this.logits, out);
+  }
+
+  logProb(state: number, action: number): number {
+    this.fillLogits(state);
+    return logSoftmaxAt(this.logits, this.spec.nActions, action);
+  }
+
+  learn(t: Transition): void {
+    this.lastAction[t.state] = t.action;
+  }
+
+  observe(t: Transition): RepetitionLatents {
+    checkTransition(t, this.spec);
+    const previous = this.lastAction[t.state];
+    const latents: RepetitionLatents = {
+      state: t.state,
+      action: t.action,
+      reward: t.reward,
+      nextState: t.nextState,
+      probs: Array.from(this.probs(t.state)),
+      logProb: this.logProb(t.state, t.action),
+      previousAction: previous < 0 ? null : previous,
+    };
+    this.learn(t);
+    return latents;
+  }
+
+  private fillLogits(state: number): void {
+    const last = this.lastAction[state];
+    for (let a = 0; a < this.spec.nActions; a++) this.logits[a] = a === last ? this.kappa : 0;
+  }
+}
+
+export const REPETITION: LearnerModel<RepetitionLatents> = {
+  name: 'repetition',
+  description: 'repeat the last choice made in the same state',
+  params: [{ name: 'kappa', lower: -10, upper: 10, default: 1, description: 'stickiness: logit bonus of the previous action' }],
+  create: (p: Params, spec: TabularSpec) => new RepetitionLearner(spec, p.kappa),
+};

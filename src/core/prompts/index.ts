@@ -1,0 +1,4 @@
+export * from './transcript';
+export * from './twoStep';
+export * from './grid';
+export * from './graph';

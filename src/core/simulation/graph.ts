@@ -1,0 +1,56 @@
+import { latentsOf } from '../agents/likelihood';
+import { SUCCESSOR_REPRESENTATION, walkTransitions, type SuccessorLatents } from '../agents/successor';
+import { checkInteger } from '../config';
+import { CommunityGraph, type GraphConfig, type GraphEpisode } from '../envs/communityGraph';
+import { graphTranscript } from '../prompts/graph';
+import { Rng } from '../random';
+import { EXPERIMENT_FORMAT, type BatchOptions, type ExperimentRecord } from './experiment';
+import { GRAPH_LEARNER, sampleParams, type ParamRanges } from './populations';
+
+export type GraphRecord = ExperimentRecord<GraphEpisode, SuccessorLatents, GraphConfig & { words: string[] }>;
+
+export interface GraphBatchOptions extends BatchOptions {
+  config: Partial<GraphConfig>;
+  /** Parameters of the SR-TD learner whose variables are recorded. */
+  learner: ParamRanges;
+}
+
+export const GRAPH_BATCH_DEFAULTS: GraphBatchOptions = {
+  experiments: 100,
+  episodes: 30,
+  seed: 0,
+  config: {},
+  learner: GRAPH_LEARNER,
+};
+
+/** Random walks on community graphs (node names drawn per experiment), with an SR-TD learner's variables at every step. */
+export function graphBatch(options: Partial<GraphBatchOptions> = {}): GraphRecord[] {
+  const o = { ...GRAPH_BATCH_DEFAULTS, ...options };
+  checkInteger('experiments', o.experiments, 1);
+  checkInteger('episodes', o.episodes, 1);
+  const master = Rng.fromSeed(o.seed);
+  return Array.from({ length: o.experiments }, (_, index) => {
+    const seed = master.int(0, 0x7fffffff);
+    const rng = Rng.fromSeed(seed);
+    const params = sampleParams(o.learner, rng);
+    const graph = CommunityGraph.create(o.config, rng.int(0, 0x7fffffff));
+    const episodes = graph.episodes(o.episodes);
+    const walk = [episodes[0].nodes[0], ...episodes.flatMap((e) => e.nodes.slice(1))];
+    const transitions = walkTransitions(walk);
+    const spec = { nStates: graph.size, nActions: graph.size };
+    const [latents] = latentsOf(SUCCESSOR_REPRESENTATION, params, { spec, experiments: [{ transitions }] });
+    return {
+      format: EXPERIMENT_FORMAT,
+      task: 'graph',
+      index,
+      seed,
+      agent: { model: SUCCESSOR_REPRESENTATION.name, params },
+      env: { ...graph.config, words: [...graph.names] },
+      episodes,
+      transitions,
+      scored: transitions.map(() => true),
+      transcript: graphTranscript(graph.names, episodes),
+      latents,
+    };
+  });
+}

@@ -1,0 +1,42 @@
+import { checkNumber, ConfigError } from '../config';
+import type { Rng } from '../random';
+
+/**
+ * Ranges from which each experiment's agent parameters are drawn uniformly, so
+ * a batch holds agents that learn fast and slow, greedy and exploratory.
+ */
+export type ParamRanges = Record<string, readonly [number, number]>;
+
+/** Two-step Q-learning agents (no perseveration: choices follow values alone). */
+export const TWO_STEP_AGENTS: ParamRanges = {
+  alpha: [0.2, 0.8],
+  gamma: [0.5, 1],
+  beta: [2, 10],
+  kappa: [0, 0],
+};
+
+/** Grid-world Q-learning agents: far-sighted enough for the value of the goal to spread back to the start. */
+export const GRID_AGENTS: ParamRanges = {
+  alpha: [0.3, 0.9],
+  gamma: [0.8, 0.95],
+  beta: [3, 10],
+  kappa: [0, 0],
+};
+
+/** The SR-TD learner whose variables a graph experiment records. */
+export const GRAPH_LEARNER: ParamRanges = {
+  alpha: [0.1, 0.1],
+  gamma: [0.9, 0.9],
+  beta: [5, 5],
+};
+
+export function sampleParams(ranges: ParamRanges, rng: Rng): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, [lo, hi]] of Object.entries(ranges)) {
+    checkNumber(`ranges.${name}[0]`, lo);
+    checkNumber(`ranges.${name}[1]`, hi);
+    if (lo > hi) throw new ConfigError(`ranges.${name}`, [lo, hi], 'a range [low, high] with low <= high');
+    out[name] = lo === hi ? lo : lo + (hi - lo) * rng.uniform();
+  }
+  return out;
+}

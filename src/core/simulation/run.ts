@@ -1,0 +1,48 @@
+import { checkOneOf } from '../config';
+import { TASK_KINDS, type TaskKind } from '../envs/types';
+import type { ExperimentRecord } from './experiment';
+import type { TaskSummary } from './format';
+import { graphBatch } from './graph';
+import { gridBatch } from './grid';
+import { summariseGraph, summariseGrid, summariseTwoStep } from './summary';
+import { twoStepBatch } from './twoStep';
+
+export interface SimulateOptions {
+  experiments?: number;
+  episodes?: number;
+  seed?: number;
+  /** Grid only: write the shuffled-rewards control transcripts. */
+  rewards?: 'true' | 'shuffled';
+  /** Two-step only: opening episodes played at random. */
+  randomEpisodes?: number;
+}
+
+/** A task's batch of experiments, and its summary statistics on demand (they fit models, which takes a while). */
+export interface Simulation {
+  records: ExperimentRecord[];
+  summarise(): TaskSummary;
+}
+
+/** One batch of a task's experiments, with the options the CLI and the extension expose. */
+export function simulateTask(task: TaskKind, options: SimulateOptions = {}): Simulation {
+  checkOneOf('task', task, TASK_KINDS);
+  const { rewards, randomEpisodes, ...common } = definedOnly(options);
+  switch (task) {
+    case 'two-step': {
+      const records = twoStepBatch({ ...common, ...definedOnly({ randomEpisodes }) });
+      return { records, summarise: () => summariseTwoStep(records) };
+    }
+    case 'grid': {
+      const records = gridBatch({ ...common, ...definedOnly({ rewards }) });
+      return { records, summarise: () => summariseGrid(records) };
+    }
+    case 'graph': {
+      const records = graphBatch(common);
+      return { records, summarise: () => summariseGraph(records) };
+    }
+  }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dataset } from '../../../src/cli/commands/dataset';
+
+async function quietly<T>(f: () => Promise<T>): Promise<T> {
+  const original = console.error;
+  console.error = () => {};
+  try {
+    return await f();
+  } finally {
+    console.error = original;
+  }
+}
+
+test('icrl-lens dataset writes one JSON record per experiment, identical for the same seed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'icrl-dataset-'));
+  const files = ['a', 'b', 'c'].map((n) => join(dir, `${n}.jsonl`));
+  const args = (out: string, seed: string) => ['--task', 'grid', '--n', '4', '--seed', seed, '--episodes', '5', '--out', out];
+  assert.equal(await quietly(() => dataset.run(args(files[0], '3'))), 0);
+  assert.equal(await quietly(() => dataset.run(args(files[1], '3'))), 0);
+  assert.equal(await quietly(() => dataset.run(args(files[2], '4'))), 0);
+  const [a, b, c] = files.map((f) => readFileSync(f));
+  assert.ok(a.equals(b), 'same seed, same bytes');
+  assert.ok(!a.equals(c), 'another seed, other bytes');
+  const lines = a.toString().trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, 4);
+  assert.equal(lines[0].format, 'icrl-lens.experiment/1');
+  assert.equal(lines[0].task, 'grid');
+  assert.equal(lines[0].episodes.length, 5);
+  const span = lines[0].transcript.spans[0];
+  assert.equal(lines[0].transcript.text.slice(span.start, span.end), span.answer);
+});
+
+test('icrl-lens dataset names a bad option and what is allowed', async () => {
+  await assert.rejects(() => dataset.run(['--task', 'maze', '--out', 'x.jsonl']), /--task = "maze" is not allowed: one of 'two-step', 'grid', 'graph'/);
+  await assert.rejects(() => dataset.run(['--task', 'grid']), /--out = undefined is not allowed: a file/);
+  await assert.rejects(() => dataset.run(['--task', 'grid', '--n', '0', '--out', 'x.jsonl']), /--n = "0" is not allowed: an integer >= 1/);
+  await assert.rejects(() => dataset.run(['--task', 'grid', '--bogus']), /Unknown option '--bogus'/);
+});
