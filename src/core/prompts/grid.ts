@@ -3,17 +3,23 @@ import { cellCoords, GRID_ACTIONS, shuffleGridRewards, type GridConfig, type Gri
 import { checkLabels, formatNumber, TranscriptBuilder, type Transcript } from './transcript';
 
 /**
- * Grid-world trajectories as the model watches them. Cells are written
- * "(row,column)", counted from 0 at the top left. Template (defaults shown):
+ * Grid-world trajectories as the model watches them. Cells are named by column
+ * letter and row number ("b3": second column, third row). Template (defaults shown):
  *
  *     An agent is moving through a 5 x 5 grid in search of rewards. ... (the instruction)
  *
- *     Episode 1: at (0,0) it went right, reward 0.
- *     Episode 1: at (0,1) it went down, reward 0.
+ *     Episode 1:
+ *     a1 right 0
+ *     b1 down 0
+ *     ...
+ *     Episode 2:
  *     ...
  *
- * One line per step; the action word is the answer (kind 'prediction',
- * allowed the four action words in action order).
+ * One line per step: the cell the agent was in, the way it went and the reward
+ * it received. The action word is the answer (kind 'prediction', allowed the four
+ * action words in action order). The lines are short on purpose: 30 episodes of
+ * a grid fit in about a thousand word-level tokens, so a small model sees a whole
+ * experiment in its context.
  */
 export interface GridPromptOptions {
   /**
@@ -57,28 +63,34 @@ export function gridPromptOptions(partial: Partial<GridPromptOptions> = {}): Gri
   return { ...o, actionWords: [o.actionWords[0], o.actionWords[1], o.actionWords[2], o.actionWords[3]] };
 }
 
-function cellText(cell: number, size: number): string {
+/**
+ * A cell's name: its column as a letter (a from the left) and its row as a number
+ * (1 from the top), so "b3" is column 1 of row 2. One word, so a word-level
+ * tokenizer spends one token on it.
+ */
+export function cellName(cell: number, size: number): string {
   const [r, c] = cellCoords(cell, size);
-  return `(${r},${c})`;
+  return `${String.fromCharCode(97 + c)}${r + 1}`;
 }
 
 /** The instruction that opens every grid transcript, followed by a blank line. */
 export function gridInstruction(config: GridConfig, actionWords: readonly string[]): string {
   const { size, walls } = config;
   const [up, down, left, right] = actionWords;
+  const last = String.fromCharCode(96 + size);
   const wallText =
     walls.length === 0
       ? ''
-      : `Walls block the cell${walls.length > 1 ? 's' : ''} ${walls.map((w) => cellText(w, size)).join(', ')}. `;
+      : `Walls block the cell${walls.length > 1 ? 's' : ''} ${walls.map((w) => cellName(w, size)).join(', ')}. `;
   const slipText = config.slipProb > 0 ? 'Sometimes the agent slips and moves in a random direction. ' : '';
   return (
     `An agent is moving through a ${size} x ${size} grid in search of rewards. ` +
-    `Rows and columns are numbered 0 to ${size - 1} from the top left; (1,0) means row 1, column 0. ` +
+    `Cells are named by column, a to ${last} from left to right, and row, 1 to ${size} from top to bottom. ` +
     `At each step the agent goes ${up}, ${down}, ${left} or ${right}; a move off the grid${walls.length ? ' or into a wall' : ''} leaves it where it is. ` +
     wallText +
     slipText +
     `An episode ends when the agent reaches a rewarded cell or after ${config.maxSteps} steps; ` +
-    `the next episode starts again at ${cellText(config.start, size)}. ` +
+    `the next episode starts again at ${cellName(config.start, size)}. ` +
     `Each line shows where the agent was, which way it went and the reward it received.\n\n`
   );
 }
@@ -92,12 +104,13 @@ export function gridTranscript(
   const o = gridPromptOptions(options);
   const shown = o.rewards === 'shuffled' ? shuffleGridRewards(episodes, o.shuffleSeed!) : episodes;
   const b = new TranscriptBuilder().text(gridInstruction(config, o.actionWords));
-  shown.forEach((ep, e) =>
+  shown.forEach((ep, e) => {
+    b.text(`Episode ${e + 1}:\n`);
     ep.steps.forEach((s, t) => {
-      b.text(`Episode ${e + 1}: at ${cellText(s.cell, config.size)} it went `);
+      b.text(`${cellName(s.cell, config.size)} `);
       b.answer(o.actionWords[s.action], o.actionWords, { episode: e, step: t, kind: 'prediction' });
-      b.text(`, reward ${formatNumber(s.reward)}.\n`);
-    }),
-  );
+      b.text(` ${formatNumber(s.reward)}\n`);
+    });
+  });
   return b.build('grid', { rewards: o.rewards, shuffleSeed: o.shuffleSeed, actionWords: [...o.actionWords] });
 }

@@ -5,7 +5,24 @@ import { shuffleGridRewards } from '../../../src/core/envs/gridWorld';
 import { ConfigError } from '../../../src/core/config';
 import { assertSpansExact, gridExperiment } from './fixtures';
 
-const LINE = /^Episode (\d+): at \((\d),(\d)\) it went (up|down|left|right), reward (-?[\d.]+)\.$/;
+const LINE = /^([a-e])([1-5]) (up|down|left|right) (-?[\d.]+)$/;
+
+/** The step lines of a transcript's body, each with the episode it belongs to (from the "Episode N:" headers). */
+function parseBody(text: string): { episode: number; m: RegExpExecArray }[] {
+  let episode = 0;
+  const out: { episode: number; m: RegExpExecArray }[] = [];
+  for (const line of text.split('\n\n')[1].trimEnd().split('\n')) {
+    const header = /^Episode (\d+):$/.exec(line);
+    if (header) {
+      episode = Number(header[1]);
+      continue;
+    }
+    const m = LINE.exec(line);
+    assert.ok(m, line);
+    out.push({ episode, m });
+  }
+  return out;
+}
 
 test('every step is a prediction span on its action word', () => {
   const { world, episodes } = gridExperiment(1, 15);
@@ -28,19 +45,18 @@ test('the text reads back as the steps it was written from', () => {
   const { text } = gridTranscript(world.config, episodes);
   const [instruction, body] = text.split('\n\n');
   assert.match(instruction, /5 x 5 grid/);
-  assert.match(instruction, /Walls block the cells \(1,2\), \(2,2\)\./);
-  assert.match(instruction, /after 10 steps; the next episode starts again at \(0,0\)\./);
-  const lines = body.trimEnd().split('\n');
+  assert.match(instruction, /Walls block the cells c2, c3\./);
+  assert.match(instruction, /after 10 steps; the next episode starts again at a1\./);
   const steps = episodes.flatMap((e, i) => e.steps.map((s) => ({ ...s, episode: i })));
+  const lines = parseBody(text);
   assert.equal(lines.length, steps.length);
-  lines.forEach((line, k) => {
-    const m = LINE.exec(line);
-    assert.ok(m, line);
+  assert.equal(body.split('\n').filter((l) => l.startsWith('Episode ')).length, episodes.length);
+  lines.forEach(({ episode, m }, k) => {
     const s = steps[k];
-    assert.equal(Number(m[1]), s.episode + 1);
-    assert.equal(Number(m[2]) * 5 + Number(m[3]), s.cell);
-    assert.equal(['up', 'down', 'left', 'right'].indexOf(m[4]), s.action);
-    assert.ok(Math.abs(Number(m[5]) - s.reward) < 1e-9, `${m[5]} vs ${s.reward}`);
+    assert.equal(episode, s.episode + 1);
+    assert.equal((Number(m[2]) - 1) * 5 + (m[1].charCodeAt(0) - 97), s.cell);
+    assert.equal(['up', 'down', 'left', 'right'].indexOf(m[3]), s.action);
+    assert.ok(Math.abs(Number(m[4]) - s.reward) < 1e-9, `${m[4]} vs ${s.reward}`);
   });
 });
 
@@ -67,11 +83,11 @@ test('the shuffled-rewards condition shows permuted rewards on the same steps', 
   const shuffled = gridTranscript(world.config, episodes, { rewards: 'shuffled', shuffleSeed: 11 });
   assertSpansExact(shuffled);
   assert.deepEqual(shuffled.meta, { rewards: 'shuffled', shuffleSeed: 11, actionWords: ['up', 'down', 'left', 'right'] });
-  const parse = (text: string) => text.split('\n\n')[1].trimEnd().split('\n').map((l) => LINE.exec(l)!);
-  const a = parse(real.text);
-  const b = parse(shuffled.text);
-  assert.deepEqual(b.map((m) => m.slice(1, 5)), a.map((m) => m.slice(1, 5)), 'episodes, cells and actions unchanged');
-  const rewards = (ms: RegExpExecArray[]) => ms.map((m) => Number(m[5]));
+  const a = parseBody(real.text);
+  const b = parseBody(shuffled.text);
+  const places = (ls: { episode: number; m: RegExpExecArray }[]) => ls.map(({ episode, m }) => [episode, ...m.slice(1, 4)]);
+  assert.deepEqual(places(b), places(a), 'episodes, cells and actions unchanged');
+  const rewards = (ls: { m: RegExpExecArray }[]) => ls.map(({ m }) => Number(m[4]));
   assert.notDeepEqual(rewards(b), rewards(a));
   assert.deepEqual([...rewards(b)].sort(), [...rewards(a)].sort());
   assert.ok(rewards(a).filter((r) => r > 0).length >= 3, 'the experiment should contain rewards to shuffle');
