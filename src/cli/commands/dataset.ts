@@ -19,7 +19,9 @@ Options:
   --out FILE           output file (JSON lines)
   --episodes N         episodes per experiment (default 30)
   --random-episodes N  two-step: opening episodes played at random (default 7)
-  --rewards R          grid: 'true' or 'shuffled' (the control condition; default true)`;
+  --rewards R          grid: 'true' or 'shuffled' (the control condition; default true)
+  --communities N      graph: number of communities (default 3)
+  --community-size N   graph: nodes per community (default 5)`;
 
 export const dataset: Command = {
   summary: 'write simulated transcripts with their learners\u2019 variables (JSON lines)',
@@ -32,6 +34,8 @@ export const dataset: Command = {
       episodes: { type: 'string' },
       'random-episodes': { type: 'string' },
       rewards: { type: 'string' },
+      communities: { type: 'string' },
+      'community-size': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     });
     if (values.help) {
@@ -47,6 +51,8 @@ export const dataset: Command = {
       episodes: intOption('episodes', values.episodes, 1),
       randomEpisodes: intOption('random-episodes', values['random-episodes'], 0),
       rewards,
+      communities: intOption('communities', values.communities, 2),
+      communitySize: intOption('community-size', values['community-size'], 3),
     });
     const out = createWriteStream(values.out);
     for (const record of records) {

@@ -1,4 +1,5 @@
 import { dataset } from './dataset';
+import { model } from './model';
 import { simulate } from './simulate';
 
 /** A CLI command: a one-line summary and an entry that returns the exit code. */
@@ -7,4 +8,4 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-export const commands: Record<string, Command> = { simulate, dataset };
+export const commands: Record<string, Command> = { simulate, dataset, model };

@@ -7,11 +7,14 @@ import type { Rng } from '../random';
  */
 export type ParamRanges = Record<string, readonly [number, number]>;
 
-/** Two-step Q-learning agents (no perseveration: choices follow values alone). */
+/**
+ * Two-step Q-learning agents (no perseveration: choices follow values alone),
+ * decisive enough that their choices carry what they have learned.
+ */
 export const TWO_STEP_AGENTS: ParamRanges = {
-  alpha: [0.2, 0.8],
-  gamma: [0.5, 1],
-  beta: [2, 10],
+  alpha: [0.3, 0.8],
+  gamma: [0.7, 1],
+  beta: [4, 12],
   kappa: [0, 0],
 };
 

@@ -15,6 +15,9 @@ export interface SimulateOptions {
   rewards?: 'true' | 'shuffled';
   /** Two-step only: opening episodes played at random. */
   randomEpisodes?: number;
+  /** Graph only: the number of communities and their size. */
+  communities?: number;
+  communitySize?: number;
 }
 
 /** A task's batch of experiments, and its summary statistics on demand (they fit models, which takes a while). */
@@ -26,7 +29,7 @@ export interface Simulation {
 /** One batch of a task's experiments, with the options the CLI and the extension expose. */
 export function simulateTask(task: TaskKind, options: SimulateOptions = {}): Simulation {
   checkOneOf('task', task, TASK_KINDS);
-  const { rewards, randomEpisodes, ...common } = definedOnly(options);
+  const { rewards, randomEpisodes, communities, communitySize, ...common } = definedOnly(options);
   switch (task) {
     case 'two-step': {
       const records = twoStepBatch({ ...common, ...definedOnly({ randomEpisodes }) });
@@ -37,7 +40,7 @@ export function simulateTask(task: TaskKind, options: SimulateOptions = {}): Sim
       return { records, summarise: () => summariseGrid(records) };
     }
     case 'graph': {
-      const records = graphBatch(common);
+      const records = graphBatch({ ...common, config: definedOnly({ communities, communitySize }) });
       return { records, summarise: () => summariseGraph(records) };
     }
   }

@@ -1,0 +1,9 @@
+/** The transformer runtime: model folders, tokenizer, graph surgery, providers, tapped and intervened passes. */
+export { analyzeGraph, type BlockInfo, type GraphAnalysis, type KvCacheInfo, type ResidualType } from './analysis';
+export { ModelError } from './errors';
+export { resolveModelFiles, type ModelFiles } from './files';
+export type { BlockResidual, DeltaFn, ForwardResult, Interventions, PassOptions } from './passes';
+export { createSession, describeProviders, PROVIDERS, type ProviderAttempt, type ProviderChoice, type ProviderName, type ProviderReport } from './providers';
+export { LanguageModel, loadModel, type LoadOptions, type ModelInfo, type SequenceBatch } from './runtime';
+export { defaultCacheDir, deltaInput, prepareModel, SURGERY_VERSION, tapOutput, type PreparedModel } from './surgery';
+export { LmTokenizer, type AnswerTokens, type EncodedText, type Span } from './tokenizer';
