@@ -45,6 +45,8 @@ export class LmTokenizer {
     private readonly tokenizer: Tokenizer,
     /** the tokenizer.json it was read from, named in errors */
     readonly file: string,
+    /** the vocabulary's unknown token, which words missing from a word-level vocabulary become */
+    private readonly unknownId?: number,
   ) {
     this.specialIds = new Set([...tokenizer.get_added_tokens_decoder()].filter(([, t]) => t.special).map(([id]) => id));
   }
@@ -59,7 +61,9 @@ export class LmTokenizer {
     };
     const json = read(tokenizerFile);
     try {
-      return new LmTokenizer(new Tokenizer(json, configFile ? read(configFile) : {}), tokenizerFile);
+      const tokenizer = new Tokenizer(json, configFile ? read(configFile) : {});
+      const unk = (json as { model?: { unk_token?: unknown } }).model?.unk_token;
+      return new LmTokenizer(tokenizer, tokenizerFile, typeof unk === 'string' ? tokenizer.token_to_id(unk) ?? undefined : undefined);
     } catch (err) {
       throw new ModelError(
         tokenizerFile,
@@ -76,8 +80,17 @@ export class LmTokenizer {
 
   /** Token ids of `text`, with the special tokens (BOS) the tokenizer adds. */
   encode(text: string, addSpecialTokens = true): number[] {
-    return this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;
+    const { ids, tokens } = this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens });
+    // The library leaves a word-level vocabulary's unknown words without an id; they become its unknown token.
+    const missing = ids.findIndex((id) => id === undefined);
+    if (missing < 0) return ids;
+    const unk = this.unknownId;
+    if (unk === undefined) {
+      throw new ModelError(this.file, `the tokenizer has no token for '${tokens[missing]}' and no unknown token`, 'use a tokenizer whose vocabulary covers the transcripts, or one with an unk_token');
+    }
+    return ids.map((id) => id ?? unk);
   }
+
 
   decode(ids: number[]): string {
     return ids.length === 0 ? '' : this.tokenizer.decode(ids, { skip_special_tokens: true, clean_up_tokenization_spaces: false });

@@ -1,0 +1,185 @@
+import { checkInteger, checkKnownKeys, checkNumber } from '../config';
+import { TwoStepTask, twoStepConfig, type TwoStepConfig, type TwoStepEpisode } from '../envs/twoStep';
+import type { Transition } from '../envs/types';
+import { twoStepPrompt, twoStepTranscript, type TwoStepPromptOptions } from '../prompts/twoStep';
+import type { Transcript } from '../prompts/transcript';
+import { Rng } from '../random';
+import { answerDistribution, chooseAnswer, type AnswerPolicy } from './answers';
+import type { Interventions } from './passes';
+import type { ResidualRecorder } from './recorder';
+import type { LanguageModel, SequenceBatch } from './runtime';
+import type { LmTokenizer } from './tokenizer';
+
+export interface PlayOptions {
+  experiments: number;
+  episodes: number;
+  /** Master seed; experiment i gets the same task as experiment i of a simulated batch with this seed. */
+  seed: number;
+  /** Opening episodes whose choices follow a uniform random policy (the paper used 7). */
+  randomEpisodes: number;
+  policy: AnswerPolicy;
+  /** Experiments run side by side in one batch of sequences. */
+  batchSize: number;
+  config: Partial<TwoStepConfig>;
+  prompt: Partial<TwoStepPromptOptions>;
+}
+
+export const PLAY_DEFAULTS: PlayOptions = {
+  experiments: 100,
+  episodes: 30,
+  seed: 0,
+  randomEpisodes: 7,
+  policy: { kind: 'argmax' },
+  batchSize: 25,
+  config: {},
+  prompt: {},
+};
+
+export function playOptions(partial: Partial<PlayOptions> = {}): PlayOptions {
+  checkKnownKeys('play', partial, Object.keys(PLAY_DEFAULTS));
+  const o = { ...PLAY_DEFAULTS, ...partial };
+  checkInteger('play.experiments', o.experiments, 1);
+  checkInteger('play.episodes', o.episodes, 1);
+  checkInteger('play.seed', o.seed);
+  checkInteger('play.randomEpisodes', o.randomEpisodes, 0, o.episodes);
+  checkInteger('play.batchSize', o.batchSize, 1);
+  if (o.policy.kind === 'sample') checkNumber('play.policy.temperature', o.policy.temperature, 1e-6);
+  twoStepConfig(o.config);
+  return o;
+}
+
+/** Where and how a run records and intervenes: shared by play and watch. */
+export interface RunHooks {
+  /** Records the residual stream of its blocks at every decision point. */
+  recorder?: ResidualRecorder;
+  interventions?: Interventions;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** One decision the model took (or watched being taken at random). */
+export interface Decision {
+  episode: number;
+  step: number;
+  /** The model's distribution over the allowed labels, in action order. */
+  logProbs: number[];
+  action: number;
+  /** false in the random opening episodes: the action did not come from the model. */
+  byModel: boolean;
+  /** Token position whose logits chose the action. */
+  position: number;
+  /** Id of the recorded residual rows, when recording. */
+  row: number | null;
+}
+
+/** A played experiment, in the shape the learners and the analysis use. */
+export interface PlayedExperiment {
+  index: number;
+  seed: number;
+  episodes: TwoStepEpisode[];
+  transitions: Transition[];
+  /** Whether each transition's action came from the model (the ones a fitted learner is scored on). */
+  scored: boolean[];
+  decisions: Decision[];
+  transcript: Transcript<unknown>;
+}
+
+interface Game {
+  index: number;
+  seed: number;
+  task: TwoStepTask;
+  rng: Rng;
+  episodes: TwoStepEpisode[];
+  pending: { firstAction: number; secondState: number } | null;
+  decisions: Decision[];
+  /** Token ids already fed to the model. */
+  fed: number[];
+}
+
+/**
+ * The model plays the two-step task: at every decision the text so far is
+ * tokenised, the new tokens are appended to the model's sequence (with the KV
+ * cache, each append costs only its new tokens), and the next-token distribution
+ * restricted to the allowed labels decides.
+ */
+export async function playTwoStep(model: LanguageModel, options: Partial<PlayOptions> = {}, hooks: RunHooks = {}): Promise<PlayedExperiment[]> {
+  const o = playOptions(options);
+  const tokenizer = model.requireTokenizer();
+  const master = Rng.fromSeed(o.seed);
+  const games: Game[] = Array.from({ length: o.experiments }, (_, index) => {
+    const seed = master.int(0, 0x7fffffff);
+    const rng = Rng.fromSeed(seed);
+    const task = TwoStepTask.create(o.config, rng.int(0, 0x7fffffff));
+    return { index, seed, task, rng: rng.fork(), episodes: [], pending: null, decisions: [], fed: [] };
+  });
+  const total = o.experiments * o.episodes * 2;
+  let done = 0;
+  for (let from = 0; from < games.length; from += o.batchSize) {
+    const batch = games.slice(from, from + o.batchSize);
+    const sequences = model.startSequences(batch.length);
+    for (let decision = 0; decision < o.episodes * 2; decision++) {
+      await decideAll(batch, sequences, tokenizer, o, hooks);
+      done += batch.length;
+      hooks.onProgress?.(done, total);
+    }
+    await hooks.recorder?.flush();
+  }
+  return games.map((g) => ({
+    index: g.index,
+    seed: g.seed,
+    episodes: g.episodes,
+    transitions: g.episodes.flatMap((ep) => [
+      { state: 0, action: ep.firstAction, reward: 0, nextState: 1 + ep.secondState },
+      { state: 1 + ep.secondState, action: ep.secondAction, reward: ep.reward, nextState: null },
+    ]),
+    scored: g.decisions.map((d) => d.byModel),
+    decisions: g.decisions,
+    transcript: twoStepTranscript(g.episodes, o.prompt),
+  }));
+}
+
+async function decideAll(batch: Game[], sequences: SequenceBatch, tokenizer: LmTokenizer, o: PlayOptions, hooks: RunHooks): Promise<void> {
+  const prompts = batch.map((g) => twoStepPrompt(g.episodes, g.pending, o.prompt));
+  const answers = prompts.map((p) => {
+    // The text is tokenised with an answer in place, as the finished transcript will be, so a tokenizer
+    // that joins the space before a label to the label splits the prefix as it will in the end.
+    const encoded = tokenizer.tokenizeWithOffsets(p.prefix + p.allowed[0]);
+    return { encoded, ...tokenizer.answerTokens(encoded, { start: p.prefix.length, end: encoded.text.length }, p.allowed) };
+  });
+  const appends = batch.map((g, b) => {
+    const ids = answers[b].encoded.ids.slice(0, answers[b].position + 1);
+    if (g.fed.some((id, k) => ids[k] !== id)) {
+      throw new Error(
+        `two-step play: tokenising the transcript of experiment ${g.index} changed tokens already fed to the model (at episode ${g.episodes.length}); ` +
+          'the prompt template must end each decision prefix at a token boundary',
+      );
+    }
+    const fresh = ids.slice(g.fed.length);
+    g.fed = ids;
+    return fresh;
+  });
+  const blocks = hooks.recorder?.blocks ?? [];
+  const result = await sequences.append(appends, { taps: [...blocks], interventions: hooks.interventions, signal: hooks.signal });
+  batch.forEach((g, b) => {
+    const prompt = prompts[b];
+    const dist = answerDistribution(result.logits[b], answers[b].candidates);
+    const byModel = prompt.episode >= o.randomEpisodes;
+    const action = byModel ? chooseAnswer(dist, o.policy, g.rng) : g.rng.int(0, prompt.allowed.length);
+    const last = result.lengths[b] - 1;
+    const row =
+      hooks.recorder?.add((block) => result.taps.get(block)![b].subarray(last * result.dModel, (last + 1) * result.dModel), {
+        experiment: g.index,
+        episode: prompt.episode,
+        step: prompt.step,
+        position: answers[b].position,
+        token: g.fed[answers[b].position],
+      }) ?? null;
+    g.decisions.push({ episode: prompt.episode, step: prompt.step, logProbs: dist.logProbs, action, byModel, position: answers[b].position, row });
+    if (g.pending === null) {
+      g.pending = { firstAction: action, secondState: g.task.chooseFirst(action).secondState };
+    } else {
+      g.episodes.push(g.task.chooseSecond(action));
+      g.pending = null;
+    }
+  });
+}

@@ -1,0 +1,116 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { loadModel, playTwoStep, ResidualRecorder, watchTranscripts, answerDistribution, type LanguageModel } from '../../../src/core/lm';
+import { ActivationStore, ActivationStoreWriter } from '../../../src/core/sae/activationStore';
+import { OBJECT_WORDS } from '../../../src/core/envs/words';
+import { graphBatch, gridBatch, twoStepBatch } from '../../../src/core/simulation';
+import { tempDir } from '../../fixtures/lm/folders';
+import { writeTranscriptModel } from '../../fixtures/lm/transcriptModel';
+
+const dir = tempDir('icrl-lens-play-');
+let model: LanguageModel;
+const grid = gridBatch({ experiments: 3, episodes: 4, seed: 2 });
+const graph = graphBatch({ experiments: 2, episodes: 4, seed: 3 });
+
+before(async () => {
+  // The vocabulary covers every word the tasks can write (all two-step outcomes appear in a simulated batch;
+  // every object word, at a line's start and after a space).
+  const texts = [...twoStepBatch({ experiments: 20, episodes: 12, seed: 1 }), ...grid, ...graph].map((r) => r.transcript.text);
+  texts.push(OBJECT_WORDS.map((w) => `${w}\n ${w}`).join('\n'));
+  writeTranscriptModel(join(dir.path, 'model'), texts);
+  model = await loadModel(join(dir.path, 'model'), { provider: 'cpu', cacheDir: join(dir.path, 'cache') });
+});
+
+after(async () => {
+  await model.dispose();
+  dir.remove();
+});
+
+test('the model plays the two-step task: its transcript is the text it read, its choices its argmax', async () => {
+  const played = await playTwoStep(model, { experiments: 3, episodes: 5, randomEpisodes: 2, seed: 4, batchSize: 2 });
+  const tokenizer = model.requireTokenizer();
+  for (const g of played) {
+    assert.equal(g.episodes.length, 5);
+    assert.equal(g.decisions.length, 10);
+    assert.deepEqual(g.scored, [false, false, false, false, true, true, true, true, true, true]);
+    g.decisions.forEach((d, i) => {
+      assert.equal(d.action, g.transitions[i].action);
+      if (d.byModel) assert.equal(d.action, d.logProbs.indexOf(Math.max(...d.logProbs)));
+    });
+    // A second computation: the whole prefix in one uncached pass gives the distribution the cached game used.
+    for (const i of [0, 5, 9]) {
+      const span = g.transcript.spans[i];
+      const encoded = tokenizer.tokenizeWithOffsets(g.transcript.text);
+      const at = tokenizer.answerTokens(encoded, span, span.allowed);
+      assert.equal(at.position, g.decisions[i].position);
+      const full = await model.forward([encoded.ids.slice(0, at.position + 1)]);
+      const expected = answerDistribution(full.logits[0], at.candidates).logProbs;
+      g.decisions[i].logProbs.forEach((lp, k) => assert.ok(Math.abs(lp - expected[k]) < 1e-4, `${lp} vs ${expected[k]}`));
+    }
+  }
+  const again = await playTwoStep(model, { experiments: 3, episodes: 5, randomEpisodes: 2, seed: 4, batchSize: 3 });
+  assert.deepEqual(again.map((g) => g.transcript.text), played.map((g) => g.transcript.text), 'the same seed plays the same games, whatever the batching');
+});
+
+test('the model plays the same tasks as simulated agents with the same seed', async () => {
+  const played = await playTwoStep(model, { experiments: 2, episodes: 3, randomEpisodes: 3, seed: 8 });
+  const simulated = twoStepBatch({ experiments: 2, episodes: 3, randomEpisodes: 3, seed: 8 });
+  played.forEach((g, i) => assert.deepEqual(g.episodes[0].rewardProbs, simulated[i].episodes[0].rewardProbs));
+});
+
+test('watching transcripts: predictions come from the position before each answer, per-episode accuracy from them', async () => {
+  const tokenizer = model.requireTokenizer();
+  const watched = await watchTranscripts(model, grid.map((r) => r.transcript), { batchSize: 2 });
+  assert.equal(watched.length, grid.length);
+  watched.forEach((w, i) => {
+    const { text, spans } = grid[i].transcript;
+    assert.equal(w.predictions.length, spans.length);
+    const encoded = tokenizer.tokenizeWithOffsets(text);
+    w.predictions.forEach((p, k) => {
+      assert.equal(spans[k].allowed[p.answer], spans[k].answer);
+      assert.equal(encoded.offsets[p.position + 1][1] > spans[k].start, true);
+    });
+    const hits = w.accuracyPerEpisode.map((_, e) => {
+      const ps = w.predictions.filter((p) => p.episode === e);
+      return ps.filter((p) => p.predicted === p.answer).length / ps.length;
+    });
+    assert.deepEqual(w.accuracyPerEpisode, hits);
+  });
+  const [first] = watched;
+  const span = grid[0].transcript.spans[7];
+  const encoded = tokenizer.tokenizeWithOffsets(grid[0].transcript.text);
+  const at = tokenizer.answerTokens(encoded, span, span.allowed);
+  const alone = await model.forward([encoded.ids.slice(0, at.position + 1)]);
+  const expected = answerDistribution(alone.logits[0], at.candidates).logProbs;
+  first.predictions[7].logProbs.forEach((lp, k) => assert.ok(Math.abs(lp - expected[k]) < 1e-4));
+});
+
+test('play and watch record the residual stream at every answer point', async () => {
+  const storeDir = join(dir.path, 'store');
+  const store = await ActivationStoreWriter.open(storeDir, {
+    blocks: [0, 2],
+    dModel: model.info.dModel,
+    metaFields: ['experiment', 'episode', 'step', 'position', 'token'],
+  });
+  const recorder = new ResidualRecorder(store, [0, 2], model.info.dModel);
+  const watched = await watchTranscripts(model, graph.map((r) => r.transcript), {}, { recorder });
+  await store.close();
+  const read = await ActivationStore.open(storeDir);
+  const rows = watched.flatMap((w) => w.predictions);
+  assert.equal(read.rowCount, rows.length);
+  assert.deepEqual([...(await read.readMeta('position'))], rows.map((p) => p.position));
+  // The recorded row is the residual at that position, as a plain tapped pass returns it.
+  const block2 = await read.readAll(2);
+  const encoded = model.requireTokenizer().tokenizeWithOffsets(graph[0].transcript.text);
+  const pass = await model.forward([encoded.ids], { taps: [2] });
+  const d = model.info.dModel;
+  const p = rows[3].position;
+  for (let j = 0; j < d; j++) assert.ok(Math.abs(block2[3 * d + j] - pass.taps.get(2)![0][p * d + j]) < 1e-5);
+});
+
+test('a word missing from a word-level vocabulary becomes the unknown token', () => {
+  const tokenizer = model.requireTokenizer();
+  const ids = tokenizer.encode('Trip 1: zyzzyva');
+  assert.equal(tokenizer.tokenToString(ids[ids.length - 1]), '<unk>');
+});
