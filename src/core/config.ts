@@ -59,3 +59,8 @@ export function checkKnownKeys(field: string, value: object, known: readonly str
     }
   }
 }
+
+/** The entries of `o` whose value is not undefined, so defaults spread before them survive. */
+export function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,4 +1,5 @@
 import { dataset } from './dataset';
+import { evaluate } from './evaluate';
 import { model } from './model';
 import { simulate } from './simulate';
 
@@ -8,4 +9,4 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-export const commands: Record<string, Command> = { simulate, dataset, model };
+export const commands: Record<string, Command> = { simulate, dataset, model, evaluate };

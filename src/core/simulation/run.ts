@@ -1,4 +1,4 @@
-import { checkOneOf } from '../config';
+import { checkOneOf, definedOnly } from '../config';
 import { TASK_KINDS, type TaskKind } from '../envs/types';
 import type { ExperimentRecord } from './experiment';
 import type { TaskSummary } from './format';
@@ -44,8 +44,4 @@ export function simulateTask(task: TaskKind, options: SimulateOptions = {}): Sim
       return { records, summarise: () => summariseGraph(records) };
     }
   }
-}
-
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

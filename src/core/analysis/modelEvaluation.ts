@@ -1,0 +1,217 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compareModels, type ComparisonRow } from '../agents/compare';
+import { latentsOf } from '../agents/likelihood';
+import { MYOPIC_Q_LEARNING, Q_LEARNING } from '../agents/qLearning';
+import { REPETITION } from '../agents/repetition';
+import { checkInteger, definedOnly } from '../config';
+import { CommunityGraph } from '../envs/communityGraph';
+import { TWO_STEP_SPEC } from '../envs/twoStep';
+import { playTwoStep, ResidualRecorder, watchTranscripts, type LanguageModel, type WatchedTranscript } from '../lm';
+import { ActivationStore, ActivationStoreWriter } from '../sae/activationStore';
+import { graphBatch, gridBatch } from '../simulation';
+import { columnEstimates, estimate, formatEstimate, mean, type Estimate } from '../stats';
+import { ridgeProbe } from './probe';
+
+/**
+ * The default model's report card: does it show the paper's phenomena? Measured
+ * through the runtime on fresh seeds, each figure with a 95% interval.
+ */
+export interface EvaluationOptions {
+  experiments: number;
+  episodes: number;
+  /** Master seed of the evaluation's experiments; the default is not one the default model was trained on. */
+  seed: number;
+  randomEpisodes: number;
+}
+
+export const EVALUATION_DEFAULTS: EvaluationOptions = { experiments: 100, episodes: 30, seed: 7001, randomEpisodes: 7 };
+
+export interface AccuracySummary {
+  perEpisode: Estimate[];
+  first5: Estimate;
+  last5: Estimate;
+  /** last5 minus first5, per experiment. */
+  rise: Estimate;
+  /** Mean over all episodes. */
+  overall: Estimate;
+}
+
+export interface ModelEvaluation {
+  options: EvaluationOptions;
+  twoStep: {
+    /** Reward per episode after the random opening, per experiment, then over experiments. */
+    modelReturn: Estimate;
+    /** A random policy's expected reward on the same tasks (the mean reward probability in force). */
+    randomReturn: Estimate;
+    /** modelReturn minus randomReturn, paired by experiment. */
+    advantage: Estimate;
+    returnPerEpisode: Estimate[];
+    /** Q-learning, myopic Q-learning and repetition fitted to the model's own choices, best first. */
+    comparison: ComparisonRow[];
+  };
+  grid: {
+    trueRewards: AccuracySummary;
+    shuffledRewards: AccuracySummary;
+    /** Accuracy with true minus with shuffled rewards, over all episodes, paired by experiment. */
+    trueMinusShuffled: Estimate;
+  };
+  graph: {
+    ceiling: number;
+    accuracy: AccuracySummary;
+    /** last-five-episode accuracy as a fraction of the ceiling. */
+    fractionOfCeiling: Estimate;
+  };
+  /**
+   * Cross-validated ridge probes from each block's residual stream at the two-step
+   * decision points to the Q-learner fitted to the model's choices: the TD error
+   * of the step just completed (the newest outcome in the text), and the Q-value
+   * difference Q(s, 1) - Q(s, 0) of the state being decided in.
+   */
+  probe: { block: number; tdError: number; qDiff: number }[];
+}
+
+export async function evaluateModel(
+  model: LanguageModel,
+  options: Partial<EvaluationOptions> = {},
+  log: (line: string) => void = () => {},
+  signal?: AbortSignal,
+): Promise<ModelEvaluation> {
+  const o = { ...EVALUATION_DEFAULTS, ...definedOnly(options) };
+  checkInteger('experiments', o.experiments, 2);
+  checkInteger('episodes', o.episodes, 10);
+  checkInteger('seed', o.seed);
+  const blocks = Array.from({ length: model.info.blocks.length }, (_, i) => i);
+  const dModel = model.info.dModel;
+
+  log(`two-step task: the model plays ${o.experiments} experiments of ${o.episodes} episodes`);
+  const dir = await mkdtemp(join(tmpdir(), 'icrl-lens-eval-'));
+  try {
+    const store = await ActivationStoreWriter.open(dir, { blocks, dModel, metaFields: ['experiment', 'episode', 'step', 'position', 'token'] });
+    const recorder = new ResidualRecorder(store, blocks, dModel);
+    const played = await playTwoStep(model, { experiments: o.experiments, episodes: o.episodes, seed: o.seed, randomEpisodes: o.randomEpisodes }, { recorder, signal });
+    await store.close();
+    const late = (xs: number[]) => mean(xs.slice(o.randomEpisodes));
+    const modelReturns = played.map((g) => late(g.episodes.map((e) => e.reward)));
+    const randomReturns = played.map((g) => late(g.episodes.map((e) => mean(e.rewardProbs.flat()))));
+    log('two-step task: fitting Q-learning, myopic Q-learning and repetition to the model\u2019s choices');
+    const comparison = compareModels({ spec: TWO_STEP_SPEC, experiments: played }, [Q_LEARNING, MYOPIC_Q_LEARNING, REPETITION], { criterion: 'nll', restarts: 3 });
+    const qParams = comparison.rows.find((r) => r.model === Q_LEARNING.name)!.params;
+    const qLatents = latentsOf(Q_LEARNING, qParams, { spec: TWO_STEP_SPEC, experiments: played });
+
+    log('two-step task: probing every block for TD errors and Q-value differences');
+    const read = await ActivationStore.open(dir);
+    // The recorder numbers rows in the order it writes them, so a decision's row id is its row in the store.
+    const keep: number[] = [];
+    const td: number[] = [];
+    const qd: number[] = [];
+    const groups: number[] = [];
+    played.forEach((g, e) => {
+      for (let i = 1; i < g.decisions.length; i++) {
+        keep.push(g.decisions[i].row!);
+        td.push(qLatents[e][i - 1].tdError);
+        qd.push(qLatents[e][i].qValues[1] - qLatents[e][i].qValues[0]);
+        groups.push(g.index);
+      }
+    });
+    const probe = [];
+    for (const block of blocks) {
+      const all = await read.readAll(block);
+      const x = new Float32Array(keep.length * dModel);
+      keep.forEach((k, i) => x.set(all.subarray(k * dModel, (k + 1) * dModel), i * dModel));
+      probe.push({ block, tdError: ridgeProbe(x, dModel, td, groups).r, qDiff: ridgeProbe(x, dModel, qd, groups).r });
+    }
+
+    log(`grid world: the model watches ${o.experiments} Q-learning agents, with true and with shuffled rewards`);
+    const gridOptions = { experiments: o.experiments, episodes: o.episodes, seed: o.seed };
+    const trueGrid = await watchTranscripts(model, gridBatch(gridOptions).map((r) => r.transcript), {}, { signal });
+    const shuffledGrid = await watchTranscripts(model, gridBatch({ ...gridOptions, rewards: 'shuffled' }).map((r) => r.transcript), {}, { signal });
+
+    log(`community graph: the model watches ${o.experiments} walks`);
+    const graphs = graphBatch({ experiments: o.experiments, episodes: o.episodes, seed: o.seed });
+    const watchedGraphs = await watchTranscripts(model, graphs.map((r) => r.transcript), {}, { signal });
+    const ceilings = graphs.map((r) => CommunityGraph.create(r.env, r.seed).ceilingAccuracy(r.transitions.map((t) => t.state)));
+    const ceiling = mean(ceilings);
+    const graphAccuracy = accuracySummary(watchedGraphs);
+
+    return {
+      options: o,
+      twoStep: {
+        modelReturn: estimate(modelReturns),
+        randomReturn: estimate(randomReturns),
+        advantage: estimate(modelReturns.map((m, i) => m - randomReturns[i])),
+        returnPerEpisode: columnEstimates(played.map((g) => g.episodes.map((e) => e.reward))),
+        comparison: comparison.rows,
+      },
+      grid: {
+        trueRewards: accuracySummary(trueGrid),
+        shuffledRewards: accuracySummary(shuffledGrid),
+        trueMinusShuffled: estimate(trueGrid.map((w, i) => mean(w.accuracyPerEpisode) - mean(shuffledGrid[i].accuracyPerEpisode))),
+      },
+      graph: {
+        ceiling,
+        accuracy: graphAccuracy,
+        fractionOfCeiling: estimate(watchedGraphs.map((w, i) => mean(w.accuracyPerEpisode.slice(-5)) / ceilings[i])),
+      },
+      probe,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function accuracySummary(watched: readonly WatchedTranscript[]): AccuracySummary {
+  const first = watched.map((w) => mean(w.accuracyPerEpisode.slice(0, 5)));
+  const last = watched.map((w) => mean(w.accuracyPerEpisode.slice(-5)));
+  return {
+    perEpisode: columnEstimates(watched.map((w) => w.accuracyPerEpisode)),
+    first5: estimate(first),
+    last5: estimate(last),
+    rise: estimate(last.map((l, i) => l - first[i])),
+    overall: estimate(watched.map((w) => mean(w.accuracyPerEpisode))),
+  };
+}
+
+/** A criterion of the default model's report card, and whether this evaluation meets it. */
+export interface Check {
+  claim: string;
+  passed: boolean;
+}
+
+export function evaluationChecks(e: ModelEvaluation): Check[] {
+  const nll = (name: string) => e.twoStep.comparison.find((r) => r.model === name)!.nll;
+  const bestTd = Math.max(...e.probe.map((p) => p.tdError));
+  const bestQ = Math.max(...e.probe.map((p) => p.qDiff));
+  return [
+    { claim: 'two-step: return after the random episodes is above a random policy\u2019s (95% interval of the difference above 0)', passed: e.twoStep.advantage.ci95[0] > 0 },
+    { claim: 'two-step: Q-learning fits the model\u2019s choices better than repetition (NLL)', passed: nll(Q_LEARNING.name) < nll(REPETITION.name) },
+    { claim: 'grid: accuracy rises from the first five episodes to the last five (95% interval above 0)', passed: e.grid.trueRewards.rise.ci95[0] > 0 },
+    { claim: 'grid: accuracy is higher with true rewards than with shuffled ones (95% interval above 0)', passed: e.grid.trueMinusShuffled.ci95[0] > 0 },
+    { claim: 'graph: accuracy in the last five episodes reaches 90% of the ceiling', passed: e.graph.fractionOfCeiling.mean >= 0.9 },
+    { claim: `probe: some block predicts the TD error with r >= 0.5 (best ${bestTd.toFixed(3)})`, passed: bestTd >= 0.5 },
+    { claim: `probe: some block predicts the Q-value difference with r >= 0.5 (best ${bestQ.toFixed(3)})`, passed: bestQ >= 0.5 },
+  ];
+}
+
+export function formatEvaluation(e: ModelEvaluation): string {
+  const f = (x: Estimate) => formatEstimate(x);
+  const t = e.twoStep;
+  const lines = [
+    `${e.options.experiments} experiments x ${e.options.episodes} episodes, seed ${e.options.seed}`,
+    '',
+    `Two-step task (first ${e.options.randomEpisodes} episodes random):`,
+    `  reward per episode, episodes ${e.options.randomEpisodes + 1}-${e.options.episodes}: model ${f(t.modelReturn)}, random policy ${f(t.randomReturn)}, difference ${f(t.advantage)}`,
+    `  models fitted to the model's choices: ${t.comparison.map((r) => `${r.model} NLL ${r.nll.toFixed(1)}`).join(', ')}`,
+    'Grid world, next-action accuracy (first 5 -> last 5 episodes):',
+    `  true rewards     ${f(e.grid.trueRewards.first5)} -> ${f(e.grid.trueRewards.last5)}, rise ${f(e.grid.trueRewards.rise)}`,
+    `  shuffled rewards ${f(e.grid.shuffledRewards.first5)} -> ${f(e.grid.shuffledRewards.last5)}, rise ${f(e.grid.shuffledRewards.rise)}`,
+    `  true minus shuffled, all episodes: ${f(e.grid.trueMinusShuffled)}`,
+    `Community graph, next-node accuracy: first 5 ${f(e.graph.accuracy.first5)}, last 5 ${f(e.graph.accuracy.last5)}; ceiling ${e.graph.ceiling.toFixed(3)}; last 5 / ceiling ${f(e.graph.fractionOfCeiling)}`,
+    'Ridge probes at two-step decision points (cross-validated r):',
+    ...e.probe.map((p) => `  block ${p.block}: TD error ${p.tdError.toFixed(3)}, Q-value difference ${p.qDiff.toFixed(3)}`),
+    '',
+    ...evaluationChecks(e).map((c) => `${c.passed ? 'PASS' : 'FAIL'}  ${c.claim}`),
+  ];
+  return lines.join('\n');
+}
