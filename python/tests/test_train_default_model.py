@@ -1,0 +1,112 @@
+"""Toy-size tests of the default model's training script (run by .ci/run with Debian's PyTorch)."""
+import csv
+import json
+import random
+import sys
+from pathlib import Path
+
+import onnx
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import train_default_model as tdm  # noqa: E402
+
+TOY = ["--d-model", "32", "--layers", "2", "--heads", "4", "--kv-heads", "2", "--d-ff", "48",
+       "--max-positions", "256", "--batch-size", "4", "--warmup", "5", "--log-every", "5"]
+
+
+def toy_transcripts(n: int, seed: int) -> list[str]:
+    """Two-step-like lines in which the rewarded label repeats, so there is something to learn."""
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(n):
+        good = rng.choice("AB")
+        lines = ["You choose spaceships.\n"]
+        for trip in range(1, 9):
+            pick = good if rng.random() < 0.8 else rng.choice("AB")
+            lines.append(f"Trip {trip}: You took spaceship {pick} and received {int(pick == good)} treasure.\n")
+        texts.append("".join(lines))
+    return texts
+
+
+def write_dataset(path: Path, texts: list[str]) -> None:
+    with open(path, "w") as f:
+        for t in texts:
+            f.write(json.dumps({"transcript": {"text": t, "spans": []}}) + "\n")
+
+
+def train(tmp_path: Path, name: str, steps: int, seed: int = 0) -> Path:
+    data = tmp_path / "data.jsonl"
+    if not data.exists():
+        write_dataset(data, toy_transcripts(64, 1))
+    out = tmp_path / name
+    argv = ["train", "--data", str(data), "--out", str(out), "--steps", str(steps), "--seed", str(seed), *TOY]
+    old = sys.argv
+    sys.argv = argv
+    try:
+        tdm.main()
+    finally:
+        sys.argv = old
+    return out
+
+
+def test_pretokens_rebuild_the_text_and_keep_cells_whole():
+    text = "Trip 3: You took spaceship A.\n\nEpisode 2:\nb3 right 0\napple -> chair"
+    pieces = tdm.PRETOKEN_PATTERN.findall(text)
+    assert "".join(pieces) == text
+    assert "b3" in pieces and " right" in pieces and " A" in pieces and " ->" in pieces
+    # The byte map is GPT-2's: a space is 'Ġ', a newline 'Ċ', printable ASCII unchanged.
+    assert tdm.pretokenize(" A\n") == ["ĠA", "Ċ"]
+
+
+def test_training_writes_a_model_folder_and_learns(tmp_path):
+    out = train(tmp_path, "model", steps=60)
+    assert {p.name for p in out.iterdir()} >= {"model.onnx", "tokenizer.json", "config.json", "training_log.csv"}
+    with open(out / "training_log.csv") as f:
+        losses = [float(r["loss"]) for r in csv.DictReader(f)]
+    assert losses[-1] < 0.6 * losses[0], losses
+    tok = json.loads((out / "tokenizer.json").read_text())
+    assert tok["model"]["type"] == "WordLevel" and tok["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] == tdm.PRETOKEN_REGEX
+    config = json.loads((out / "config.json").read_text())
+    assert config["vocab_size"] == len(tok["model"]["vocab"]) and config["training"]["steps"] == 60
+
+
+def test_the_same_seed_gives_the_same_model(tmp_path):
+    a = train(tmp_path, "a", steps=10, seed=3)
+    b = train(tmp_path, "b", steps=10, seed=3)
+    c = train(tmp_path, "c", steps=10, seed=4)
+    log = lambda m: (m / "training_log.csv").read_text()  # noqa: E731
+    assert log(a) == log(b)
+    assert log(a) != log(c)
+
+
+def test_the_export_is_an_ordinary_onnx_model_with_a_kv_cache(tmp_path):
+    out = train(tmp_path, "model", steps=2)
+    model = onnx.load(str(out / "model.onnx"))
+    onnx.checker.check_model(model)
+    inputs = [i.name for i in model.graph.input]
+    outputs = [o.name for o in model.graph.output]
+    assert inputs[:3] == ["input_ids", "attention_mask", "position_ids"]
+    assert "past_key_values.0.key" in inputs and "present.1.value" in outputs and outputs[0] == "logits"
+    assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 14
+
+
+def test_incremental_decoding_with_the_cache_equals_the_full_pass():
+    torch.manual_seed(0)
+    cfg = tdm.ModelConfig(vocab_size=40, d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, d_ff=48, max_positions=64)
+    model = tdm.Decoder(cfg).eval()
+    ids = torch.randint(3, 40, (1, 12))
+    with torch.no_grad():
+        full, _ = model(ids, torch.ones_like(ids), torch.arange(12)[None])
+        head, past = model(ids[:, :7], torch.ones(1, 7, dtype=torch.long), torch.arange(7)[None])
+        tail, _ = model(ids[:, 7:], torch.ones(1, 12, dtype=torch.long), torch.arange(7, 12)[None], past)
+    assert torch.allclose(torch.cat([head, tail], dim=1), full, atol=1e-5)
+
+
+def test_a_transcript_longer_than_the_context_is_refused(tmp_path):
+    data = tmp_path / "long.jsonl"
+    write_dataset(data, ["word " * 400])
+    sys.argv = ["train", "--data", str(data), "--out", str(tmp_path / "m"), "--steps", "1", *TOY]
+    with pytest.raises(SystemExit, match="more than --max-positions 256"):
+        tdm.main()

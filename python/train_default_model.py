@@ -1,0 +1,447 @@
+#!/usr/bin/env python3
+"""Train ICRL Lens's embedded default model and export it to ONNX.
+
+A small Llama-style decoder (RMSNorm, rotary positions, SwiGLU, grouped-query
+attention) learns next-token prediction on transcripts that `icrl-lens dataset`
+writes for the three task families. The script builds a word-level Hugging Face
+`tokenizer.json` from the data, trains deterministically from its seed, logs its
+loss curve, and exports an ordinary ONNX model with a KV cache (Optimum's names:
+`past_key_values.{i}.key|value` in, `present.{i}.key|value` out) into a model
+folder with `tokenizer.json`, `config.json` and `training_log.csv`.
+
+Run with Debian's PyTorch (python3-torch, libopenblas0-pthread) or any PyTorch:
+    /usr/bin/python3 python/train_default_model.py --data two-step.jsonl grid.jsonl graph.jsonl --out models/icrl-tiny
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import random
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# How tokenizer.json splits text before the word-level lookup (a Split pre-tokenizer
+# with this regex, then GPT-2's byte-to-character map, as Llama 3's tokenizer
+# does): a word keeps the space before it, so tokens decode back to the text;
+# letters and digits stay together, so a grid cell such as "b3" is one token.
+PRETOKEN_REGEX = r" ?\w+| ?[^\w\s]+|\s+(?!\S)|\s+"
+PRETOKEN_PATTERN = re.compile(PRETOKEN_REGEX)
+SPECIAL_TOKENS = ["<pad>", "<unk>", "<bos>"]
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's reversible map from bytes to printable characters (a space becomes 'Ġ')."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    chars = printable[:]
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            chars.append(256 + extra)
+            extra += 1
+    return dict(zip(printable, map(chr, chars)))
+
+
+BYTE_CHARS = bytes_to_unicode()
+
+
+def pretokenize(text: str) -> list[str]:
+    """The byte-level pieces of a text, as tokenizer.json's ByteLevel pre-tokenizer writes them."""
+    return ["".join(BYTE_CHARS[b] for b in piece.encode("utf-8")) for piece in PRETOKEN_PATTERN.findall(text)]
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    n_kv_heads: int = 2
+    d_ff: int = 344
+    max_positions: int = 4096
+    rope_theta: float = 10000.0
+    rms_eps: float = 1e-5
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+
+# ---------------------------------------------------------------- tokenizer
+
+
+def build_vocab(texts: list[str], min_count: int = 1) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for text in texts:
+        for word in pretokenize(text):
+            counts[word] = counts.get(word, 0) + 1
+    words = sorted(w for w, c in counts.items() if c >= min_count)
+    return {tok: i for i, tok in enumerate(SPECIAL_TOKENS + words)}
+
+
+def encode(text: str, vocab: dict[str, int]) -> list[int]:
+    unk = vocab["<unk>"]
+    return [vocab["<bos>"]] + [vocab.get(w, unk) for w in pretokenize(text)]
+
+
+def tokenizer_json(vocab: dict[str, int]) -> dict:
+    """A Hugging Face tokenizer.json: word-level model over byte-level pre-tokens, <bos> prepended.
+
+    Every token is a piece of the text (a word with the space before it, a number,
+    punctuation, a run of white space), so decoding gives the text back exactly
+    and character offsets map to tokens.
+    """
+    bos = vocab["<bos>"]
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": [
+            {"id": vocab[t], "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+             "normalized": False, "special": True}
+            for t in SPECIAL_TOKENS
+        ],
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": PRETOKEN_REGEX}, "behavior": "Isolated", "invert": False},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False},
+        ]},
+        "post_processor": {
+            "type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": "<bos>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+            "pair": [{"SpecialToken": {"id": "<bos>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                     {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": {"<bos>": {"id": "<bos>", "ids": [bos], "tokens": ["<bos>"]}},
+        },
+        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+        "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "<unk>"},
+    }
+
+
+# ---------------------------------------------------------------- model
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        hd = cfg.head_dim
+        self.q_proj = nn.Linear(cfg.d_model, cfg.n_heads * hd, bias=False)
+        self.k_proj = nn.Linear(cfg.d_model, cfg.n_kv_heads * hd, bias=False)
+        self.v_proj = nn.Linear(cfg.d_model, cfg.n_kv_heads * hd, bias=False)
+        self.o_proj = nn.Linear(cfg.n_heads * hd, cfg.d_model, bias=False)
+
+    def forward(self, x, cos, sin, bias, past_k, past_v):
+        cfg = self.cfg
+        b, t, _ = x.shape
+        hd = cfg.head_dim
+        q = self.q_proj(x).view(b, t, cfg.n_heads, hd).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, cfg.n_kv_heads, hd).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, cfg.n_kv_heads, hd).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        if past_k is not None:
+            k = torch.cat([past_k, k], dim=2)
+            v = torch.cat([past_v, v], dim=2)
+        present = (k, v)
+        rep = cfg.n_heads // cfg.n_kv_heads
+        total = k.shape[2]
+        k = k[:, :, None].expand(b, cfg.n_kv_heads, rep, total, hd).reshape(b, cfg.n_heads, total, hd)
+        v = v[:, :, None].expand(b, cfg.n_kv_heads, rep, total, hd).reshape(b, cfg.n_heads, total, hd)
+        # Scaling q (t x hd) is cheaper than scaling the scores (t x total).
+        scores = (q * (1.0 / math.sqrt(hd))) @ k.transpose(-1, -2) + bias
+        out = torch.softmax(scores, dim=-1) @ v
+        return self.o_proj(out.transpose(1, 2).reshape(b, t, cfg.n_heads * hd)), present
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.gate_proj = nn.Linear(cfg.d_model, cfg.d_ff, bias=False)
+        self.up_proj = nn.Linear(cfg.d_model, cfg.d_ff, bias=False)
+        self.down_proj = nn.Linear(cfg.d_ff, cfg.d_model, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.input_layernorm = RMSNorm(cfg.d_model, cfg.rms_eps)
+        self.self_attn = Attention(cfg)
+        self.post_attention_layernorm = RMSNorm(cfg.d_model, cfg.rms_eps)
+        self.mlp = MLP(cfg)
+
+    def forward(self, x, cos, sin, bias, past_k=None, past_v=None):
+        attn, present = self.self_attn(self.input_layernorm(x), cos, sin, bias, past_k, past_v)
+        x = x + attn
+        x = x + self.mlp(self.post_attention_layernorm(x))
+        return x, present
+
+
+class Decoder(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.norm = RMSNorm(cfg.d_model, cfg.rms_eps)
+        self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, cfg.head_dim, 2).float() / cfg.head_dim))
+        angles = torch.arange(cfg.max_positions).float()[:, None] * inv_freq[None, :]
+        angles = torch.cat([angles, angles], dim=-1)
+        self.register_buffer("cos_table", angles.cos(), persistent=False)
+        self.register_buffer("sin_table", angles.sin(), persistent=False)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(module):
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+
+    def forward(self, input_ids, attention_mask, position_ids, past=None):
+        """Logits for every position, and each layer's (key, value) cache.
+
+        attention_mask covers past and new positions (1 = attend); the causal
+        mask lets new position i see every key up to past_len + i.
+        """
+        b, t = input_ids.shape
+        total = attention_mask.shape[1]
+        past_len = total - t
+        x = self.embed_tokens(input_ids)
+        cos = self.cos_table[position_ids][:, None]
+        sin = self.sin_table[position_ids][:, None]
+        key_pos = torch.arange(total, device=input_ids.device)[None, :]
+        query_pos = torch.arange(t, device=input_ids.device)[:, None] + past_len
+        allowed = (key_pos <= query_pos)[None, None] & (attention_mask[:, None, None, :] > 0)
+        bias = torch.where(allowed, torch.zeros((), dtype=x.dtype), torch.full((), -1e9, dtype=x.dtype))
+        presents = []
+        for i, layer in enumerate(self.layers):
+            pk, pv = (past[2 * i], past[2 * i + 1]) if past is not None else (None, None)
+            x, present = layer(x, cos, sin, bias, pk, pv)
+            presents.extend(present)
+        return self.lm_head(self.norm(x)), presents
+
+
+# ---------------------------------------------------------------- data
+
+
+def load_texts(paths: list[str]) -> list[str]:
+    texts = []
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    texts.append(json.loads(line)["transcript"]["text"])
+    return texts
+
+
+def batches(seqs: list[list[int]], batch_size: int, rng: random.Random, pool: int = 32):
+    """Endless shuffled batches, right-padded; the mask marks real tokens.
+
+    Sequences are drawn in pools of `pool` batches and grouped by length within a
+    pool, so little compute goes to padding; the order of batches is shuffled.
+    """
+    order = list(range(len(seqs)))
+    while True:
+        rng.shuffle(order)
+        groups = []
+        for p in range(0, len(order) - batch_size + 1, batch_size * pool):
+            members = sorted(order[p:p + batch_size * pool], key=lambda i: len(seqs[i]))
+            groups += [members[i:i + batch_size] for i in range(0, len(members) - batch_size + 1, batch_size)]
+        rng.shuffle(groups)
+        for group in groups:
+            chunk = [seqs[i] for i in group]
+            width = max(len(s) for s in chunk)
+            ids = torch.zeros(len(chunk), width, dtype=torch.long)
+            mask = torch.zeros(len(chunk), width, dtype=torch.long)
+            for row, s in enumerate(chunk):
+                ids[row, : len(s)] = torch.tensor(s)
+                mask[row, : len(s)] = 1
+            yield ids, mask
+
+
+def lm_loss(model: Decoder, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    positions = torch.arange(ids.shape[1])[None].expand_as(ids)
+    logits, _ = model(ids, mask, positions)
+    targets = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
+    return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+
+
+# ---------------------------------------------------------------- export
+
+
+class ExportWrapper(nn.Module):
+    """Flattens the cache into named inputs and outputs for torch.onnx.export."""
+
+    def __init__(self, model: Decoder):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, position_ids, *past):
+        logits, presents = self.model(input_ids, attention_mask, position_ids, list(past))
+        return (logits, *presents)
+
+
+def export_onnx(model: Decoder, path: Path, opset: int = 17) -> None:
+    cfg = model.cfg
+    model.eval()
+    b, t, past_len = 2, 3, 4
+    past = [torch.zeros(b, cfg.n_kv_heads, past_len, cfg.head_dim) for _ in range(2 * cfg.n_layers)]
+    names_past, names_present, dynamic = [], [], {
+        "input_ids": {0: "batch_size", 1: "sequence_length"},
+        "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
+        "position_ids": {0: "batch_size", 1: "sequence_length"},
+        "logits": {0: "batch_size", 1: "sequence_length"},
+    }
+    for i in range(cfg.n_layers):
+        for kind in ("key", "value"):
+            names_past.append(f"past_key_values.{i}.{kind}")
+            names_present.append(f"present.{i}.{kind}")
+            dynamic[names_past[-1]] = {0: "batch_size", 2: "past_sequence_length"}
+            dynamic[names_present[-1]] = {0: "batch_size", 2: "total_sequence_length"}
+    args = (
+        torch.zeros(b, t, dtype=torch.long),
+        torch.ones(b, past_len + t, dtype=torch.long),
+        torch.arange(past_len, past_len + t)[None].expand(b, t).contiguous(),
+        *past,
+    )
+    with torch.no_grad():
+        torch.onnx.export(
+            ExportWrapper(model), args, str(path),
+            input_names=["input_ids", "attention_mask", "position_ids", *names_past],
+            output_names=["logits", *names_present],
+            dynamic_axes=dynamic, opset_version=opset, do_constant_folding=True,
+        )
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", nargs="+", required=True, help="JSONL files from `icrl-lens dataset`")
+    p.add_argument("--out", required=True, help="model folder to write")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--d-model", type=int, default=128)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--kv-heads", type=int, default=2)
+    p.add_argument("--d-ff", type=int, default=344)
+    p.add_argument("--max-positions", type=int, default=4096)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--max-minutes", type=float, default=0,
+                   help="stop after this much training time and export what was learned (0: no limit)")
+    p.add_argument("--name", default=None, help="model name for config.json (default: the folder name)")
+    args = p.parse_args()
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    texts = load_texts(args.data)
+    vocab = build_vocab(texts)
+    seqs = [encode(t, vocab) for t in texts]
+    longest = max(len(s) for s in seqs)
+    if longest > args.max_positions:
+        raise SystemExit(f"a transcript has {longest} tokens, more than --max-positions {args.max_positions}: "
+                         "raise --max-positions or write shorter transcripts")
+    cfg = ModelConfig(vocab_size=len(vocab), d_model=args.d_model, n_layers=args.layers, n_heads=args.heads,
+                      n_kv_heads=args.kv_heads, d_ff=args.d_ff, max_positions=args.max_positions)
+    model = Decoder(cfg)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"{len(texts)} transcripts, {sum(map(len, seqs))} tokens (longest {longest}), vocab {len(vocab)}, "
+          f"{n_params} parameters", flush=True)
+
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps))))
+    log_rows = []
+    started = time.time()
+    tokens_seen = 0
+    model.train()
+    data = batches(seqs, args.batch_size, rng)
+    for step in range(1, args.steps + 1):
+        ids, mask = next(data)
+        loss = lm_loss(model, ids, mask)
+        if not torch.isfinite(loss):
+            raise SystemExit(f"loss became {loss.item()} at step {step}: lower --lr (now {args.lr})")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        schedule.step()
+        tokens_seen += int(mask.sum())
+        out_of_time = args.max_minutes > 0 and time.time() - started > 60 * args.max_minutes
+        if step % args.log_every == 0 or step == args.steps or out_of_time:
+            elapsed = time.time() - started
+            log_rows.append({"step": step, "loss": round(loss.item(), 5), "tokens": tokens_seen,
+                             "seconds": round(elapsed, 1)})
+            print(f"step {step}/{args.steps} loss {loss.item():.4f} {tokens_seen / elapsed:.0f} tok/s", flush=True)
+        if out_of_time:
+            print(f"stopping after {args.max_minutes} minutes, at step {step}", flush=True)
+            break
+
+    with open(out / "training_log.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["step", "loss", "tokens", "seconds"])
+        writer.writeheader()
+        writer.writerows(log_rows)
+    (out / "tokenizer.json").write_text(json.dumps(tokenizer_json(vocab), indent=1, ensure_ascii=False) + "\n")
+    config = {
+        "model_type": "llama",
+        "name": args.name or out.name,
+        "architectures": ["LlamaForCausalLM"],
+        **{k: v for k, v in asdict(cfg).items()},
+        "hidden_size": cfg.d_model,
+        "num_hidden_layers": cfg.n_layers,
+        "num_attention_heads": cfg.n_heads,
+        "num_key_value_heads": cfg.n_kv_heads,
+        "intermediate_size": cfg.d_ff,
+        "bos_token_id": vocab["<bos>"],
+        "pad_token_id": vocab["<pad>"],
+        "training": {"seed": args.seed, "steps": step, "planned_steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
+                     "data": [os.path.basename(d) for d in args.data], "transcripts": len(texts),
+                     "tokens_seen": tokens_seen, "seconds": round(time.time() - started, 1),
+                     "torch": torch.__version__, "threads": torch.get_num_threads()},
+    }
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    export_onnx(model, out / "model.onnx")
+    print(f"wrote {out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
