@@ -6,3 +6,4 @@ export * from './likelihood';
 export * from './fit';
 export * from './compare';
 export * from './simulate';
+export * from './copyBest';

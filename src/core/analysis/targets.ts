@@ -1,0 +1,196 @@
+import type { QLatents } from '../agents/qLearning';
+import type { SuccessorLatents } from '../agents/successor';
+import type { TaskKind } from '../envs/types';
+
+/**
+ * Regression targets: the learner's variables at every answer point, as named
+ * scalar columns aligned row by row with the residual-stream rows recorded there.
+ *
+ * Answer point i of an experiment is where the model chooses (two-step) or
+ * predicts (grid, graph) the action of transition i. The text before it shows the
+ * outcomes of transitions 0 .. i-1, so "the TD error" at i is that of transition
+ * i-1, the newest outcome the model has read; values (Q, SR rows) are those held
+ * before transition i is learned from. The first answer point of each experiment
+ * has no earlier transition and is left out of the table for every column (a zero
+ * there would be an invented value).
+ */
+export interface TargetTable {
+  /** Column names, in order. */
+  names: string[];
+  /** columns[k][i]: target names[k] at row i. */
+  columns: Float64Array[];
+  /** The experiment of each row (its index in the latents given); the permutation null shuffles within these. */
+  groups: Int32Array;
+  /** The answer point of each row within its experiment. */
+  steps: Int32Array;
+  /** The activation-store row id of each row, when the caller gave them. */
+  rows: Int32Array | null;
+}
+
+export interface TargetOptions {
+  /**
+   * Activation-store row ids, per experiment and answer point (a `Decision.row` or
+   * `Prediction.row`); answer points whose id is null are left out.
+   */
+  rows?: readonly (readonly (number | null)[])[];
+  /** Keeps only the answer points for which this is true (e.g. the model's own choices). */
+  keep?: (experiment: number, step: number) => boolean;
+}
+
+/**
+ * What each target is, for the README's Method section and for tooltips. A name
+ * ending in `[j]` stands for a family of columns, one per state j.
+ */
+export const TARGET_DESCRIPTIONS: Readonly<Record<TaskKind, Readonly<Record<string, string>>>> = {
+  'two-step': {
+    tdError: 'TD error of the previous transition (the newest outcome in the text): r + gamma max_a Q(s\u2032, a) - Q(s, a)',
+    tdErrorCurrent: 'TD error of the transition being chosen, known only after the choice (a check: the model cannot know it yet)',
+    qChosen: 'Q(s, a) of the action about to be taken, before learning from it',
+    qDiff: 'Q(s, 1) - Q(s, 0) in the state being decided in',
+    q0: 'Q(s, 0) in the state being decided in',
+    q1: 'Q(s, 1) in the state being decided in',
+    maxQ: 'max_a Q(s, a) in the state being decided in',
+  },
+  grid: {
+    tdError: 'TD error of the agent\u2019s previous step (the newest outcome in the text)',
+    tdErrorCurrent: 'TD error of the step being predicted, known only after it (a check)',
+    qChosen: 'Q(s, a) of the action the agent is about to take, before learning from it',
+    qDiff: 'Q(s, a) of the action about to be taken minus the mean of Q(s, \u00b7) over the other actions',
+    'q[j]': 'Q(s, j) of action j in the agent\u2019s current cell',
+    maxQ: 'max_a Q(s, a) in the agent\u2019s current cell',
+  },
+  graph: {
+    'sr[j]': 'M(s, j): the successor representation\u2019s row of the current node, before learning from the next step',
+    'srTd[j]': 'component j of the SR TD error of the previous step, onehot(s) + gamma M(s\u2032, \u00b7) - M(s, \u00b7)',
+    srNext: 'M(s, s\u2032): the SR entry of the node that comes next',
+    'trans[j]': 'P(s, j): the walk\u2019s true probability of moving from the current node to node j',
+    pNext: 'the SR learner\u2019s predicted probability of the node that comes next (softmax of beta M(s, \u00b7))',
+    surprise: '-log pNext',
+  },
+};
+
+/** The family a column belongs to: `sr[3]` -> `sr`; a scalar column is its own family. */
+export function targetFamily(name: string): string {
+  const bracket = name.indexOf('[');
+  return bracket < 0 ? name : name.slice(0, bracket);
+}
+
+/** Two-step targets from a Q-learner fitted to the model's choices (see {@link TARGET_DESCRIPTIONS}). */
+export function twoStepTargets(latents: readonly (readonly QLatents[])[], options: TargetOptions = {}): TargetTable {
+  const names = ['tdError', 'tdErrorCurrent', 'qChosen', 'qDiff', 'q0', 'q1', 'maxQ'];
+  return buildTable(latents, names, options, (steps, i) => {
+    const now = steps[i];
+    if (now.qValues.length !== 2) throw new RangeError(`two-step targets need 2 actions, step ${i} has ${now.qValues.length}`);
+    const [q0, q1] = now.qValues;
+    return [steps[i - 1].tdError, now.tdError, now.qChosen, q1 - q0, q0, q1, Math.max(q0, q1)];
+  });
+}
+
+/** Grid targets from the generating agent's Q-learner (see {@link TARGET_DESCRIPTIONS}). */
+export function gridTargets(latents: readonly (readonly QLatents[])[], options: TargetOptions = {}): TargetTable {
+  const nActions = firstStep(latents)?.qValues.length ?? 0;
+  const names = ['tdError', 'tdErrorCurrent', 'qChosen', 'qDiff', ...indexed('q', nActions), 'maxQ'];
+  return buildTable(latents, names, options, (steps, i) => {
+    const now = steps[i];
+    return [steps[i - 1].tdError, now.tdError, now.qChosen, now.qDiff, ...now.qValues, Math.max(...now.qValues)];
+  });
+}
+
+export interface GraphTargetOptions extends TargetOptions {
+  /**
+   * The walk's transition matrix P[i][j], the same for every experiment (the
+   * community graph's structure is fixed by its configuration; only the node
+   * names differ); adds the `trans[j]` columns.
+   */
+  transitionMatrix?: readonly (readonly number[])[];
+}
+
+/** Community-graph targets from an SR-TD learner watching the walk (see {@link TARGET_DESCRIPTIONS}). */
+export function graphTargets(latents: readonly (readonly SuccessorLatents[])[], options: GraphTargetOptions = {}): TargetTable {
+  const n = firstStep(latents)?.srRow.length ?? 0;
+  const matrix = options.transitionMatrix;
+  if (matrix !== undefined && (matrix.length !== n || matrix.some((row) => row.length !== n))) {
+    throw new RangeError(`graph targets: the transition matrix must be ${n} x ${n}, like the SR`);
+  }
+  const names = [...indexed('sr', n), ...indexed('srTd', n), 'srNext', ...(matrix ? indexed('trans', n) : []), 'pNext', 'surprise'];
+  return buildTable(latents, names, options, (steps, i) => {
+    const now = steps[i];
+    if (now.nextState === null) throw new RangeError(`graph targets: step ${i} has no next node`);
+    const pNext = now.probs[now.nextState];
+    return [...now.srRow, ...steps[i - 1].tdErrors, now.srRow[now.nextState], ...(matrix ? matrix[now.state] : []), pNext, -Math.log(pNext)];
+  });
+}
+
+/** The named column; an error lists the names there are. */
+export function targetColumn(table: TargetTable, name: string): Float64Array {
+  const k = table.names.indexOf(name);
+  if (k < 0) throw new RangeError(`no target '${name}' (targets: ${table.names.join(', ')})`);
+  return table.columns[k];
+}
+
+/** The table with only the named columns, in the order given. */
+export function selectTargets(table: TargetTable, names: readonly string[]): TargetTable {
+  return { ...table, names: [...names], columns: names.map((name) => targetColumn(table, name)) };
+}
+
+/**
+ * The rows of a row-major matrix [*, width] with the given ids, in that order:
+ * joins a block's activation-store rows (or their SAE latents) to a target table.
+ */
+export function gatherRows(all: Float32Array, width: number, ids: ArrayLike<number>): Float32Array {
+  const total = all.length / width;
+  const out = new Float32Array(ids.length * width);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!(Number.isInteger(id) && id >= 0 && id < total)) throw new RangeError(`row id ${id} is not among the ${total} rows`);
+    out.set(all.subarray(id * width, (id + 1) * width), i * width);
+  }
+  return out;
+}
+
+function indexed(prefix: string, n: number): string[] {
+  return Array.from({ length: n }, (_, j) => `${prefix}[${j}]`);
+}
+
+function firstStep<L>(latents: readonly (readonly L[])[]): L | undefined {
+  return latents.find((steps) => steps.length > 0)?.[0];
+}
+
+/** Rows for answer points 1 .. end of every experiment (point 0 has no previous transition), filtered. */
+function buildTable<L>(
+  latents: readonly (readonly L[])[],
+  names: string[],
+  options: TargetOptions,
+  values: (steps: readonly L[], i: number) => number[],
+): TargetTable {
+  const { rows, keep } = options;
+  if (rows !== undefined) {
+    if (rows.length !== latents.length) throw new RangeError(`targets: row ids for ${rows.length} experiments, latents for ${latents.length}`);
+    rows.forEach((r, e) => {
+      if (r.length !== latents[e].length) throw new RangeError(`targets: experiment ${e} has ${latents[e].length} steps but ${r.length} row ids`);
+    });
+  }
+  const data: number[][] = names.map(() => []);
+  const groups: number[] = [];
+  const steps: number[] = [];
+  const ids: number[] = [];
+  latents.forEach((experiment, e) => {
+    for (let i = 1; i < experiment.length; i++) {
+      const id = rows?.[e][i];
+      if (id === null || (keep !== undefined && !keep(e, i))) continue;
+      const v = values(experiment, i);
+      if (v.length !== names.length) throw new RangeError(`targets: step ${i} of experiment ${e} gives ${v.length} values for ${names.length} columns`);
+      v.forEach((x, k) => data[k].push(x));
+      groups.push(e);
+      steps.push(i);
+      if (id !== undefined) ids.push(id);
+    }
+  });
+  return {
+    names,
+    columns: data.map((c) => Float64Array.from(c)),
+    groups: Int32Array.from(groups),
+    steps: Int32Array.from(steps),
+    rows: rows === undefined ? null : Int32Array.from(ids),
+  };
+}

@@ -1,0 +1,122 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  gatherRows,
+  graphTargets,
+  gridTargets,
+  selectTargets,
+  targetColumn,
+  targetFamily,
+  TARGET_DESCRIPTIONS,
+  twoStepTargets,
+} from '../../../src/core/analysis/targets';
+import { CommunityGraph } from '../../../src/core/envs/communityGraph';
+import { graphBatch, gridBatch, twoStepBatch } from '../../../src/core/simulation';
+
+const close = (a: number, b: number) => Math.abs(a - b) < 1e-12;
+
+test('two-step targets: the previous transition\u2019s TD error and the current state\u2019s values, replayed by hand', () => {
+  const records = twoStepBatch({ experiments: 3, episodes: 8, seed: 5, randomEpisodes: 2 });
+  const table = twoStepTargets(records.map((r) => r.latents));
+  assert.deepEqual(table.names, ['tdError', 'tdErrorCurrent', 'qChosen', 'qDiff', 'q0', 'q1', 'maxQ']);
+  // The first answer point of each experiment has no previous transition.
+  assert.equal(table.groups.length, 3 * (16 - 1));
+  assert.equal(table.rows, null);
+  let row = 0;
+  records.forEach((rec, e) => {
+    const { alpha, gamma } = rec.agent.params;
+    const q = [0, 0, 0, 0, 0, 0];
+    let previousDelta = NaN;
+    rec.transitions.forEach((t, i) => {
+      const next = t.nextState === null ? 0 : Math.max(q[2 * t.nextState], q[2 * t.nextState + 1]);
+      const delta = t.reward + gamma * next - q[2 * t.state + t.action];
+      if (i > 0) {
+        assert.equal(table.groups[row], e);
+        assert.equal(table.steps[row], i);
+        const at = (name: string) => targetColumn(table, name)[row];
+        assert.ok(close(at('tdError'), previousDelta), `experiment ${e} step ${i}`);
+        assert.ok(close(at('tdErrorCurrent'), delta));
+        assert.ok(close(at('qChosen'), q[2 * t.state + t.action]));
+        assert.ok(close(at('qDiff'), q[2 * t.state + 1] - q[2 * t.state]));
+        assert.ok(close(at('maxQ'), Math.max(at('q0'), at('q1'))));
+        row++;
+      }
+      q[2 * t.state + t.action] += alpha * delta;
+      previousDelta = delta;
+    });
+  });
+  for (const name of table.names) assert.ok(name in TARGET_DESCRIPTIONS['two-step'], `${name} is described`);
+});
+
+test('row ids join targets to store rows; null ids and filtered points are left out', () => {
+  const records = twoStepBatch({ experiments: 2, episodes: 3, seed: 1, randomEpisodes: 0 });
+  const latents = records.map((r) => r.latents);
+  // Store rows numbered in recording order, as the recorder does; one point was not recorded.
+  let next = 0;
+  const rows = latents.map((steps) => steps.map(() => next++) as (number | null)[]);
+  rows[1][3] = null;
+  const table = twoStepTargets(latents, { rows, keep: (e, i) => !(e === 0 && i === 2) });
+  assert.deepEqual(Array.from(table.rows!), [1, 3, 4, 5, 7, 8, 10, 11]);
+  assert.deepEqual(Array.from(table.steps), [1, 3, 4, 5, 1, 2, 4, 5]);
+  const store = Float32Array.from({ length: next * 2 }, (_, k) => k);
+  assert.deepEqual(Array.from(gatherRows(store, 2, [3, 0])), [6, 7, 0, 1]);
+  assert.throws(() => gatherRows(store, 2, [next]), /not among the 12 rows/);
+  assert.throws(() => twoStepTargets(latents, { rows: [rows[0]] }), /row ids for 1 experiments/);
+});
+
+test('grid targets have one Q column per action and QLatents\u2019 own qDiff', () => {
+  const records = gridBatch({ experiments: 2, episodes: 2, seed: 3 });
+  const table = gridTargets(records.map((r) => r.latents));
+  assert.deepEqual(table.names, ['tdError', 'tdErrorCurrent', 'qChosen', 'qDiff', 'q[0]', 'q[1]', 'q[2]', 'q[3]', 'maxQ']);
+  let row = 0;
+  records.forEach((rec) => {
+    for (let i = 1; i < rec.latents.length; i++, row++) {
+      const now = rec.latents[i];
+      assert.equal(targetColumn(table, 'tdError')[row], rec.latents[i - 1].tdError);
+      assert.equal(targetColumn(table, 'qDiff')[row], now.qDiff);
+      assert.equal(targetColumn(table, `q[${now.action}]`)[row], now.qChosen);
+      assert.equal(targetColumn(table, 'maxQ')[row], Math.max(...now.qValues));
+    }
+  });
+  assert.equal(row, table.groups.length);
+  for (const name of table.names) {
+    const key = name.includes('[') ? `${targetFamily(name)}[j]` : name;
+    assert.ok(key in TARGET_DESCRIPTIONS.grid, `${name} is described`);
+  }
+});
+
+test('graph targets: SR rows, the previous step\u2019s SR TD errors, transition probabilities and surprise, replayed by hand', () => {
+  const records = graphBatch({ experiments: 1, episodes: 3, seed: 9 });
+  const rec = records[0];
+  const graph = CommunityGraph.create(rec.env, 0);
+  const matrix = graph.transitionMatrix();
+  const table = graphTargets([rec.latents], { transitionMatrix: matrix });
+  const n = graph.size;
+  assert.equal(table.names.length, 3 * n + 3);
+  const { alpha, gamma, beta } = rec.agent.params;
+  const m: number[][] = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
+  let previous: number[] = [];
+  rec.transitions.forEach((t, i) => {
+    const s = t.state;
+    const next = t.nextState!;
+    const delta = m[s].map((v, j) => (j === s ? 1 : 0) + gamma * m[next][j] - v);
+    if (i > 0) {
+      const at = (name: string) => targetColumn(table, name)[i - 1];
+      for (let j = 0; j < n; j++) {
+        assert.ok(close(at(`sr[${j}]`), m[s][j]));
+        assert.ok(close(at(`srTd[${j}]`), previous[j]));
+        assert.equal(at(`trans[${j}]`), matrix[s][j]);
+      }
+      assert.ok(close(at('srNext'), m[s][next]));
+      const z = m[s].reduce((acc, v, j) => acc + (j === s ? 0 : Math.exp(beta * v)), 0);
+      const p = Math.exp(beta * m[s][next]) / z;
+      assert.ok(Math.abs(at('pNext') - p) < 1e-12);
+      assert.ok(Math.abs(at('surprise') + Math.log(p)) < 1e-10);
+    }
+    m[s] = m[s].map((v, j) => v + alpha * delta[j]);
+    previous = delta;
+  });
+  assert.deepEqual(selectTargets(table, ['surprise', 'sr[0]']).names, ['surprise', 'sr[0]']);
+  assert.throws(() => targetColumn(table, 'qDiff'), /no target 'qDiff'/);
+  assert.throws(() => graphTargets([rec.latents], { transitionMatrix: [[1]] }), /transition matrix must be 15 x 15/);
+});
