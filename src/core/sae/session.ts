@@ -77,6 +77,8 @@ export class SaeSession {
       s = ort.InferenceSession.create(encodeModel(buildInferenceModel(this.sae, kind)), {
         executionProviders: this.options.executionProviders ?? ['cpu'],
         graphOptimizationLevel: 'all',
+        // Inference graphs keep every parameter as an initializer; onnxruntime's notes about the unused ones are noise.
+        logSeverityLevel: 3,
       });
       this.sessions.set(kind, s);
     }

@@ -1,0 +1,98 @@
+import { join } from 'node:path';
+import { correlate, prepareLatents } from '../analysis/correlate';
+import { randomSae, fireRates } from '../analysis/randomSae';
+import { scanLatents, type LatentScan } from '../analysis/scan';
+import { gatherRows, selectTargets, type TargetTable } from '../analysis/targets';
+import { ActivationStore, saveSae, SaeSession, trainSaes, type Sae, type TrainOptions } from '../sae';
+
+/** What the study learns about one block: its SAE and the three scans (SAE latents, random SAE, raw residual). */
+export interface BlockStudy {
+  block: number;
+  sae: Sae;
+  /** The SAE's folder, relative to the run's output folder. */
+  saeFolder: string;
+  /** SAE latent activations at the target rows, [rows, d_sae]. */
+  acts: Float32Array;
+  scan: LatentScan;
+  randomScan: LatentScan;
+  residualScan: LatentScan;
+  fvu: number;
+}
+
+export interface BlockStudyOptions {
+  sae: Partial<TrainOptions>;
+  permutations: number;
+  seed: number;
+  /** Where SAELens folders are written: <outDir>/<saeDir>/block-<L>. */
+  outDir: string;
+  saeDir: string;
+  modelName: string;
+  log: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Trains one SAE per block on the recorded residual stream (all blocks in one
+ * pass over the store), saves each as a SAELens folder, and scans its latents,
+ * a random SAE's of the same width and the raw residual dimensions against the
+ * targets (the SAE's with a permutation null).
+ */
+export async function studyBlocks(storeDir: string, targets: TargetTable, o: BlockStudyOptions): Promise<BlockStudy[]> {
+  const store = await ActivationStore.open(storeDir);
+  const blocks = store.blocks;
+  o.log(`training ${blocks.length} SAEs on ${store.rowCount} rows of d_model ${store.dModel}`);
+  const trained = await trainSaes(store, [...blocks], { seed: o.seed, ...o.sae }, {
+    signal: o.signal,
+    metadataFor: (block) => ({ model_name: o.modelName, hook_name: `resid.${block}`, hook_layer: block }),
+  });
+  const studies: BlockStudy[] = [];
+  for (const block of blocks) {
+    o.signal?.throwIfAborted();
+    const { sae } = trained.get(block)!;
+    const saeFolder = join(o.saeDir, `block-${block}`);
+    await saveSae(join(o.outDir, saeFolder), sae);
+    const residual = gatherRows(await store.readAll(block), store.dModel, targets.rows!);
+    const session = SaeSession.create(sae);
+    const acts = await session.encode(residual);
+    const recon = await session.decode(acts);
+    await session.release();
+    const random = SaeSession.create(randomSae(residual, store.dModel, { dSae: sae.dSae, seed: o.seed + block, fireRate: fireRates(acts, sae.dSae) }));
+    const randomActs = await random.encode(residual);
+    await random.release();
+    const study: BlockStudy = {
+      block,
+      sae,
+      saeFolder,
+      acts,
+      scan: scanLatents(acts, sae.dSae, targets, { permutations: o.permutations, seed: o.seed }, o.signal),
+      randomScan: scanLatents(randomActs, sae.dSae, targets, { permutations: 0 }),
+      residualScan: scanLatents(residual, store.dModel, targets, { permutations: 0 }),
+      fvu: fractionUnexplained(residual, recon, store.dModel),
+    };
+    const td = study.scan.best.find((b) => b.target === 'tdError');
+    o.log(`  block ${block}: FVU ${study.fvu.toFixed(3)}${td ? `, best TD-error latent ${td.latent} r ${td.r.toFixed(3)} p ${td.p}` : ''}`);
+    studies.push(study);
+  }
+  return studies;
+}
+
+/** Latents ordered by |r| with one target, most correlated first; constant (dead) latents left out. */
+export function latentsByCorrelation(study: BlockStudy, targets: TargetTable, target: string): { latent: number; r: number }[] {
+  const m = correlate(prepareLatents(study.acts, study.sae.dSae), selectTargets(targets, [target]));
+  const out: { latent: number; r: number }[] = [];
+  for (let j = 0; j < study.sae.dSae; j++) if (Number.isFinite(m.r[j])) out.push({ latent: j, r: m.r[j] });
+  return out.sort((a, b) => Math.abs(b.r) - Math.abs(a.r));
+}
+
+function fractionUnexplained(x: Float32Array, recon: Float32Array, d: number): number {
+  const n = x.length / d;
+  const mean = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += x[i * d + j] / n;
+  let err = 0;
+  let total = 0;
+  for (let i = 0; i < x.length; i++) {
+    err += (x[i] - recon[i]) ** 2;
+    total += (x[i] - mean[i % d]) ** 2;
+  }
+  return err / total;
+}

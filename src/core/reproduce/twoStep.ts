@@ -1,0 +1,258 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { compareModels } from '../agents/compare';
+import { COPY_BEST } from '../agents/copyBest';
+import { fitModel } from '../agents/fit';
+import { MYOPIC_Q_LEARNING, Q_LEARNING } from '../agents/qLearning';
+import { REPETITION } from '../agents/repetition';
+import { saeDelta, type Edit } from '../analysis/interventions';
+import type { BestLatentResult, Figure, InterventionResult } from '../analysis/results';
+import { scanLatents } from '../analysis/scan';
+import { gatherRows, twoStepTargets, type TargetTable } from '../analysis/targets';
+import { TWO_STEP_SPEC } from '../envs/twoStep';
+import { playTwoStep, ResidualRecorder, type DeltaFn, type LanguageModel, type PlayedExperiment } from '../lm';
+import { ActivationStore, ActivationStoreWriter, SaeSession, type TrainOptions } from '../sae';
+import { estimate, mean, type Estimate } from '../stats';
+import { latentsByCorrelation, studyBlocks, type BlockStudy } from './blocks';
+
+export interface TwoStepStudyOptions {
+  experiments: number;
+  episodes: number;
+  randomEpisodes: number;
+  seed: number;
+  sae: Partial<TrainOptions>;
+  permutations: number;
+  /** How many of the best TD-error latents are lesioned (and how many least-correlated ones in the control). */
+  lesionLatents: number;
+  /** The factor of the negative-scaling condition (the paper used -10). */
+  scaleFactor: number;
+}
+
+export const TWO_STEP_STUDY_DEFAULTS: TwoStepStudyOptions = {
+  experiments: 100,
+  episodes: 30,
+  randomEpisodes: 7,
+  seed: 7001,
+  sae: { architecture: 'standard', expansionFactor: 8, epochs: 30, batchSize: 256 },
+  permutations: 200,
+  lesionLatents: 1,
+  scaleFactor: -10,
+};
+
+/** One condition of the intervention experiment, replayed on the same tasks and seeds as the clean run. */
+export interface ConditionOutcome {
+  condition: string;
+  played: PlayedExperiment[];
+  /** Reward per episode after the random opening, per experiment. */
+  returns: number[];
+  returnPerEpisode: Estimate[];
+  /** Q-learning refitted to this condition's choices: total NLL, and each experiment's share. */
+  nll: number;
+  nllPerExperiment: number[];
+}
+
+export interface TwoStepStudy {
+  options: TwoStepStudyOptions;
+  clean: ConditionOutcome;
+  /** NLL of the model's own choices under each fitted strategy, best first. */
+  models: { model: string; nll: number; bic: number; params: Record<string, number> }[];
+  blocks: BlockStudy[];
+  targets: TargetTable;
+  /** The block whose best latent tracks the TD error most closely, and the latents lesioned there. */
+  lesionBlock: number;
+  lesioned: { latent: number; r: number }[];
+  control: { latent: number; r: number }[];
+  conditions: ConditionOutcome[];
+  /** Per block: the max |r| of a latent with each target family, clean and after the lesion. */
+  curves: { condition: string; target: string; block: number; r: number }[];
+  bestLatents: BestLatentResult[];
+  interventions: InterventionResult[];
+  ours: Record<string, Figure>;
+}
+
+export interface StudyContext {
+  model: LanguageModel;
+  modelName: string;
+  outDir: string;
+  log: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+const TARGETS_PLOTTED: Record<string, string> = { tdError: 'TD error', qChosen: 'Q-value' };
+
+/**
+ * The paper's two-step study on a model: it plays, Q-learning and its rivals are
+ * fitted to its choices, an SAE per block is trained on its residual stream at the
+ * decision points, every latent is correlated with the fitted TD errors and
+ * Q-values (against a permutation null and two baselines), and the best TD-error
+ * latents are lesioned to see whether behaviour and later blocks' correlations change.
+ */
+export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepStudyOptions> = {}): Promise<TwoStepStudy> {
+  const o = { ...TWO_STEP_STUDY_DEFAULTS, ...options, sae: { ...TWO_STEP_STUDY_DEFAULTS.sae, ...options.sae } };
+  const { model, log } = ctx;
+  const blocks = model.info.blocks.map((_, i) => i);
+  const play = { experiments: o.experiments, episodes: o.episodes, randomEpisodes: o.randomEpisodes, seed: o.seed };
+
+  log(`two-step: the model plays ${o.experiments} experiments of ${o.episodes} episodes (first ${o.randomEpisodes} random), recording ${blocks.length} blocks`);
+  const cleanStore = join(ctx.outDir, 'activations', 'two-step-clean');
+  const cleanPlayed = await playRecorded(ctx, cleanStore, blocks, play);
+  const clean = outcome('none', cleanPlayed, o.randomEpisodes);
+
+  log('two-step: fitting Q-learning, myopic Q-learning, repetition and copy-the-best-episode to the model\u2019s choices');
+  const data = { spec: TWO_STEP_SPEC, experiments: cleanPlayed };
+  const comparison = compareModels(data, [Q_LEARNING, MYOPIC_Q_LEARNING, REPETITION, COPY_BEST], { criterion: 'nll', restarts: 3, seed: o.seed });
+  const qFit = fitModel(Q_LEARNING, data, { restarts: 3, seed: o.seed });
+  const targets = twoStepTargets(qFit.latents, { rows: cleanPlayed.map((g) => g.decisions.map((d) => d.row)) });
+
+  const studies = await studyBlocks(cleanStore, targets, {
+    sae: o.sae,
+    permutations: o.permutations,
+    seed: o.seed,
+    outDir: ctx.outDir,
+    saeDir: join('saes', 'two-step'),
+    modelName: ctx.modelName,
+    log,
+    signal: ctx.signal,
+  });
+
+  const tdOf = (s: BlockStudy) => Math.abs(s.scan.best.find((b) => b.target === 'tdError')?.r ?? 0);
+  const lesionStudy = studies.reduce((a, b) => (tdOf(b) > tdOf(a) ? b : a));
+  const ranked = latentsByCorrelation(lesionStudy, targets, 'tdError');
+  const lesioned = ranked.slice(0, o.lesionLatents);
+  // Latents that never fire have no correlation and are not ranked, so the control latents are live ones.
+  const control = ranked.slice(-o.lesionLatents).reverse();
+  log(`two-step: lesion block ${lesionStudy.block}: TD latents ${lesioned.map((l) => `${l.latent} (r ${l.r.toFixed(3)})`).join(', ')}; control ${control.map((l) => `${l.latent} (r ${l.r.toFixed(3)})`).join(', ')}`);
+
+  const session = SaeSession.create(lesionStudy.sae);
+  const edits: [string, Edit][] = [
+    ['reconstruction', { kind: 'reconstruct' }],
+    ['lesion', { kind: 'latents', latents: lesioned.map((l) => l.latent), op: { kind: 'ablate' } }],
+    ['control', { kind: 'latents', latents: control.map((l) => l.latent), op: { kind: 'ablate' } }],
+    [`scale${o.scaleFactor}`, { kind: 'latents', latents: lesioned.map((l) => l.latent), op: { kind: 'scale', factor: o.scaleFactor } }],
+  ];
+  const conditions: ConditionOutcome[] = [clean];
+  const curves = curvesOf('none', studies.map((s) => ({ block: s.block, best: s.scan.best })));
+  for (const [condition, edit] of edits) {
+    log(`two-step: replaying under '${condition}' at block ${lesionStudy.block}`);
+    const interventions = { [lesionStudy.block]: saeDelta(session, { block: lesionStudy.block, edit, at: 'all' }) };
+    if (condition === 'lesion') {
+      const store = join(ctx.outDir, 'activations', 'two-step-lesion');
+      const played = await playRecorded(ctx, store, blocks, play, interventions);
+      conditions.push(outcome(condition, played, o.randomEpisodes));
+      curves.push(...(await lesionCurves(played, store, studies, o)));
+    } else {
+      conditions.push(outcome(condition, await playTwoStep(model, play, { interventions, signal: ctx.signal }), o.randomEpisodes));
+    }
+  }
+  await session.release();
+
+  const byName = new Map(conditions.map((c) => [c.condition, c]));
+  const paired = (a: number[], b: number[]) => estimate(a.map((x, i) => x - b[i]));
+  const lesion = byName.get('lesion')!;
+  const controlOutcome = byName.get('control')!;
+  const interventions: InterventionResult[] = conditions.flatMap((c) => [
+    { condition: c.condition, metric: 'return', ...asResult(estimate(c.returns)) },
+    { condition: c.condition, metric: 'nll', value: c.nll, ci95: scaled(estimate(c.nllPerExperiment), c.nllPerExperiment.length) },
+  ]);
+  interventions.push(
+    { condition: 'lesion-minus-control', metric: 'return', ...asResult(paired(lesion.returns, controlOutcome.returns)) },
+    { condition: 'lesion-minus-control', metric: 'nll-per-experiment', ...asResult(paired(lesion.nllPerExperiment, controlOutcome.nllPerExperiment)) },
+  );
+  const bestLatents: BestLatentResult[] = studies.flatMap((s) =>
+    (['sae', 'random-sae', 'residual'] as const).flatMap((source) =>
+      (source === 'sae' ? s.scan : source === 'random-sae' ? s.randomScan : s.residualScan).best
+        .filter((b) => b.latent >= 0)
+        .map((b) => ({ target: b.target, block: s.block, latent: b.latent, r: b.r, p: b.p, spearman: b.spearman, source })),
+    ),
+  );
+  const bestTd = lesionStudy.scan.best.find((b) => b.target === 'tdError')!;
+  const ours: Record<string, Figure> = {
+    'maxR.tdError': { value: bestTd.r, block: lesionStudy.block, note: `latent ${bestTd.latent}, permutation p ${bestTd.p}` },
+    ...Object.fromEntries(comparison.rows.map((r) => [`modelNll.${r.model}`, { value: r.nll }])),
+    ...Object.fromEntries(
+      conditions.flatMap((c) => [
+        [`intervention.return.${c.condition}`, { value: mean(c.returns), block: lesionStudy.block, note: `reward per episode, episodes ${o.randomEpisodes + 1}-${o.episodes}` }],
+        [`intervention.nll.${c.condition}`, { value: c.nll, block: lesionStudy.block }],
+      ]),
+    ),
+  };
+  return {
+    options: o,
+    clean,
+    models: comparison.rows.map((r) => ({ model: r.model, nll: r.nll, bic: r.bic, params: r.params })),
+    blocks: studies,
+    targets,
+    lesionBlock: lesionStudy.block,
+    lesioned,
+    control,
+    conditions,
+    curves,
+    bestLatents,
+    interventions,
+    ours,
+  };
+}
+
+async function playRecorded(
+  ctx: StudyContext,
+  dir: string,
+  blocks: number[],
+  play: { experiments: number; episodes: number; randomEpisodes: number; seed: number },
+  interventions?: Record<number, DeltaFn>,
+): Promise<PlayedExperiment[]> {
+  // The store is this run's own intermediate data: a previous run's is replaced.
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const dModel = ctx.model.info.dModel;
+  const store = await ActivationStoreWriter.open(dir, { blocks, dModel, metaFields: ['experiment', 'episode', 'step', 'position', 'token'] });
+  const played = await playTwoStep(ctx.model, play, { recorder: new ResidualRecorder(store, blocks, dModel), interventions, signal: ctx.signal });
+  await store.close();
+  return played;
+}
+
+function outcome(condition: string, played: PlayedExperiment[], randomEpisodes: number): ConditionOutcome {
+  const returns = played.map((g) => mean(g.episodes.slice(randomEpisodes).map((e) => e.reward)));
+  const data = { spec: TWO_STEP_SPEC, experiments: played };
+  const fit = fitModel(Q_LEARNING, data, { restarts: 3, seed: 0 });
+  const nllPerExperiment = fit.latents.map((steps, e) => -steps.reduce((s, l, i) => s + (played[e].scored[i] ? l.logProb : 0), 0));
+  return {
+    condition,
+    played,
+    returns,
+    returnPerEpisode: played[0].episodes.map((_, k) => estimate(played.map((g) => g.episodes[k].reward))),
+    nll: fit.nll,
+    nllPerExperiment,
+  };
+}
+
+/** Correlations recomputed after a lesion: the same SAEs, targets from Q-learning refitted to the lesioned choices. */
+async function lesionCurves(played: PlayedExperiment[], dir: string, studies: BlockStudy[], o: TwoStepStudyOptions) {
+  const fit = fitModel(Q_LEARNING, { spec: TWO_STEP_SPEC, experiments: played }, { restarts: 3, seed: o.seed });
+  const targets = twoStepTargets(fit.latents, { rows: played.map((g) => g.decisions.map((d) => d.row)) });
+  const store = await ActivationStore.open(dir);
+  const best = [];
+  for (const s of studies) {
+    const session = SaeSession.create(s.sae);
+    const acts = await session.encode(gatherRows(await store.readAll(s.block), store.dModel, targets.rows!));
+    await session.release();
+    best.push({ block: s.block, best: scanLatents(acts, s.sae.dSae, targets, { permutations: 0 }).best });
+  }
+  return curvesOf('lesion', best);
+}
+
+function curvesOf(condition: string, perBlock: { block: number; best: { target: string; r: number }[] }[]) {
+  return perBlock.flatMap(({ block, best }) =>
+    best
+      .filter((b) => b.target in TARGETS_PLOTTED && Number.isFinite(b.r))
+      .map((b) => ({ condition, target: TARGETS_PLOTTED[b.target], block, r: Math.abs(b.r) })),
+  );
+}
+
+function asResult(e: Estimate): { value: number; ci95: [number, number] } {
+  return { value: e.mean, ci95: e.ci95 };
+}
+
+/** A total's interval from its per-experiment mean's. */
+function scaled(e: Estimate, n: number): [number, number] {
+  return [e.ci95[0] * n, e.ci95[1] * n];
+}
