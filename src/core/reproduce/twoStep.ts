@@ -176,6 +176,13 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
       ]),
     ),
   };
+  // The paper looked at blocks past the lesion (beyond block 55 of 80); here, the lesion block and those after it.
+  for (const condition of ['none', 'lesion']) {
+    for (const [key, target] of [['tdError', TARGETS_PLOTTED.tdError], ['qValue', TARGETS_PLOTTED.qChosen]]) {
+      const late = curves.filter((c) => c.condition === condition && c.target === target && c.block >= lesionStudy.block).map((c) => c.r);
+      if (late.length > 0) ours[`intervention.lateMaxR.${key}.${condition}`] = { value: mean(late), note: `mean over blocks ${lesionStudy.block}-${blocks[blocks.length - 1]} of the best latent's |r|` };
+    }
+  }
   return {
     options: o,
     clean,

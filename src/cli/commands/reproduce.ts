@@ -1,0 +1,85 @@
+import { basename, resolve } from 'node:path';
+import { sideBySide } from '../../core/analysis/results';
+import { checkOneOf } from '../../core/config';
+import { loadModel, PROVIDERS } from '../../core/lm';
+import { reproduce as runStudy, REPRODUCIBLE_TASKS } from '../../core/reproduce/run';
+import { intOption, parseOptions } from '../args';
+import { defaultModelDir } from '../defaultModel';
+import type { Command } from './index';
+
+const HELP = `icrl-lens reproduce --task two-step|all [options]
+
+Runs the paper's study end to end on a model: the model plays (or watches), the
+behavioural models are fitted to it, its residual stream is recorded, an SAE is
+trained per block, every latent is correlated with TD errors and Q-values
+(against a permutation null, a random SAE and the raw residual), and the best TD
+latents are lesioned. Writes results.json (our numbers beside the paper's),
+latents.json (the discovered latents), figures/ (SVG and Vega-Lite) and saes/
+(SAELens folders).
+
+Options:
+  --task T             ${REPRODUCIBLE_TASKS.join(', ')} or all (default all)
+  --model DIR          model folder (default: the embedded default model)
+  --out DIR            output folder (default .icrl-lens)
+  --experiments N      experiments (default 100)
+  --episodes N         episodes per experiment (default 30)
+  --seed S             master seed (default 7001)
+  --permutations N     permutations of the null per block (default 200)
+  --sae-epochs N       SAE training epochs (default 30, as the paper)
+  --provider P         auto, cuda, webgpu or cpu (default auto)`;
+
+export const reproduce: Command = {
+  summary: 'run the paper\u2019s study end to end and write results, latents and figures',
+  async run(argv) {
+    const { values } = parseOptions(argv, {
+      task: { type: 'string', default: 'all' },
+      model: { type: 'string' },
+      out: { type: 'string', default: '.icrl-lens' },
+      experiments: { type: 'string' },
+      episodes: { type: 'string' },
+      seed: { type: 'string' },
+      permutations: { type: 'string' },
+      'sae-epochs': { type: 'string' },
+      provider: { type: 'string', default: 'auto' },
+      help: { type: 'boolean', short: 'h', default: false },
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    const tasks = values.task === 'all' ? [...REPRODUCIBLE_TASKS] : [checkOneOf('--task', values.task, REPRODUCIBLE_TASKS)];
+    const provider = checkOneOf('--provider', values.provider, ['auto', ...PROVIDERS] as const);
+    const dir = values.model ?? defaultModelDir();
+    const outDir = resolve(values.out!);
+    const model = await loadModel(dir, { provider });
+    try {
+      const started = Date.now();
+      console.error(`model ${dir} (${model.info.blocks.length} blocks, d_model ${model.info.dModel}) on ${model.providers.provider}; writing to ${outDir}`);
+      const epochs = intOption('sae-epochs', values['sae-epochs'], 1);
+      const twoStep = Object.fromEntries(
+        Object.entries({
+          experiments: intOption('experiments', values.experiments, 5),
+          episodes: intOption('episodes', values.episodes, 10),
+          seed: intOption('seed', values.seed),
+          permutations: intOption('permutations', values.permutations, 0),
+          sae: epochs === undefined ? undefined : { epochs },
+        }).filter(([, v]) => v !== undefined),
+      );
+      const results = await runStudy(model, { tasks, outDir, modelName: basename(resolve(dir)), twoStep }, (line) => console.error(line));
+      for (const [task, result] of Object.entries(results.tasks)) {
+        console.log(`\n${task}: ours beside the paper's`);
+        for (const row of sideBySide(result)) {
+          const fmt = (f: typeof row.ours) => (f === null ? '-' : `${Number(f.value.toPrecision(4))}${f.ci95 ? ` [${Number(f.ci95[0].toPrecision(3))}, ${Number(f.ci95[1].toPrecision(3))}]` : ''}${f.block !== undefined ? ` (block ${f.block})` : ''}`);
+          console.log(`  ${row.quantity.padEnd(40)} paper ${fmt(row.paper).padEnd(24)} ours ${fmt(row.ours)}`);
+        }
+        const diff = result.interventions.filter((i) => i.condition === 'lesion-minus-control');
+        for (const d of diff) console.log(`  lesion minus control, ${d.metric}: ${d.value.toFixed(4)} [${d.ci95[0].toFixed(4)}, ${d.ci95[1].toFixed(4)}]`);
+        console.log(`  figures: ${result.figures.join(', ')}`);
+      }
+      console.error(`\ndone in ${((Date.now() - started) / 1000).toFixed(0)} s; results in ${outDir}/results.json, latents in ${outDir}/latents.json`);
+      return 0;
+    } finally {
+      await model.dispose();
+    }
+  },
+};
