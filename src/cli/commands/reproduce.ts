@@ -7,7 +7,7 @@ import { intOption, parseOptions } from '../args';
 import { defaultModelDir } from '../defaultModel';
 import type { Command } from './index';
 
-const HELP = `icrl-lens reproduce --task two-step|all [options]
+const HELP = `icrl-lens reproduce --task two-step|grid|graph|all [options]
 
 Runs the paper's study end to end on a model: the model plays (or watches), the
 behavioural models are fitted to it, its residual stream is recorded, an SAE is
@@ -25,7 +25,7 @@ Options:
   --episodes N         episodes per experiment (default 30)
   --seed S             master seed (default 7001)
   --permutations N     permutations of the null per block (default 200)
-  --sae-epochs N       SAE training epochs (default 30, as the paper)
+  --sae-epochs N       SAE training epochs (default 30 for the two-step task and 15 for the others, as the paper)
   --provider P         auto, cuda, webgpu or cpu (default auto)`;
 
 export const reproduce: Command = {
@@ -55,17 +55,14 @@ export const reproduce: Command = {
     try {
       const started = Date.now();
       console.error(`model ${dir} (${model.info.blocks.length} blocks, d_model ${model.info.dModel}) on ${model.providers.provider}; writing to ${outDir}`);
-      const epochs = intOption('sae-epochs', values['sae-epochs'], 1);
-      const twoStep = Object.fromEntries(
-        Object.entries({
-          experiments: intOption('experiments', values.experiments, 5),
-          episodes: intOption('episodes', values.episodes, 10),
-          seed: intOption('seed', values.seed),
-          permutations: intOption('permutations', values.permutations, 0),
-          sae: epochs === undefined ? undefined : { epochs },
-        }).filter(([, v]) => v !== undefined),
-      );
-      const results = await runStudy(model, { tasks, outDir, modelName: basename(resolve(dir)), twoStep }, (line) => console.error(line));
+      const common = {
+        experiments: intOption('experiments', values.experiments, 5),
+        episodes: intOption('episodes', values.episodes, 10),
+        seed: intOption('seed', values.seed),
+        permutations: intOption('permutations', values.permutations, 0),
+        saeEpochs: intOption('sae-epochs', values['sae-epochs'], 1),
+      };
+      const results = await runStudy(model, { tasks, outDir, modelName: basename(resolve(dir)), common }, (line) => console.error(line));
       for (const [task, result] of Object.entries(results.tasks)) {
         console.log(`\n${task}: ours beside the paper's`);
         for (const row of sideBySide(result)) {

@@ -1,24 +1,49 @@
 import { join } from 'node:path';
-import { discoverLatents, latentsFile, runId, writeLatents, type DiscoveredLatent, type RunInfo } from '../analysis/discovered';
-import { PAPER_NUMBERS, RESULTS_FORMAT, RESULTS_VERSION, writeResults, type Results, type TaskResult } from '../analysis/results';
+import { fitModel } from '../agents/fit';
+import { Q_LEARNING } from '../agents/qLearning';
+import { discoverLatents, latentsFile, rankDiscovered, runId, writeLatents, type DiscoveredLatent, type RunInfo } from '../analysis/discovered';
+import { PAPER_NUMBERS, RESULTS_FORMAT, RESULTS_VERSION, writeResults, type Figure, type Results, type TaskResult } from '../analysis/results';
 import { latentColumn } from '../analysis/scan';
-import { targetColumn } from '../analysis/targets';
-import type { TaskKind } from '../envs/types';
-import type { LanguageModel } from '../lm';
-import { latentActivationChart, maxCorrelationChart, nllByConditionChart, returnPerEpisodeChart } from '../plots';
-import { mean } from '../stats';
+import { graphTargets, gridTargets, targetColumn, targetFamily, type TargetTable } from '../analysis/targets';
+import { definedOnly } from '../config';
+import { CommunityGraph } from '../envs/communityGraph';
+import { gridSpec } from '../envs/gridWorld';
+import { TASK_KINDS, type TaskKind } from '../envs/types';
+import { watchTranscripts, type LanguageModel, type WatchedTranscript } from '../lm';
+import {
+  accuracyPerEpisodeChart,
+  communityStructureChart,
+  gridAccuracyChart,
+  latentActivationChart,
+  maxCorrelationChart,
+  nllByConditionChart,
+  returnPerEpisodeChart,
+  srCorrelationChart,
+} from '../plots';
+import { graphBatch, gridBatch } from '../simulation';
+import { estimate, mean } from '../stats';
+import { latentsByCorrelation, type BlockStudy } from './blocks';
 import { writeFigure } from './figures';
-import { twoStepStudy, type TwoStepStudy, type TwoStepStudyOptions } from './twoStep';
+import { twoStepStudy, TWO_STEP_STUDY_DEFAULTS, type StudyContext, type TwoStepStudy } from './twoStep';
+import { condition, watchStudy, WATCH_STUDY_DEFAULTS, type WatchStudyOptions } from './watchStudy';
 
-export const REPRODUCIBLE_TASKS = ['two-step'] as const satisfies readonly TaskKind[];
-export type ReproducibleTask = (typeof REPRODUCIBLE_TASKS)[number];
+export const REPRODUCIBLE_TASKS = TASK_KINDS;
+
+/** Options shared by every task's study (each task has its own defaults for the rest). */
+export interface CommonStudyOptions {
+  experiments?: number;
+  episodes?: number;
+  seed?: number;
+  permutations?: number;
+  saeEpochs?: number;
+}
 
 export interface ReproduceOptions {
-  tasks: readonly ReproducibleTask[];
+  tasks: readonly TaskKind[];
   /** Where results.json, latents.json, figures/, saes/ and activations/ go. */
   outDir: string;
   modelName: string;
-  twoStep?: Partial<TwoStepStudyOptions>;
+  common: CommonStudyOptions;
 }
 
 /**
@@ -28,30 +53,160 @@ export interface ReproduceOptions {
  */
 export async function reproduce(model: LanguageModel, o: ReproduceOptions, log: (line: string) => void, signal?: AbortSignal): Promise<Results> {
   const createdAt = new Date().toISOString();
-  const config = { tasks: [...o.tasks], twoStep: o.twoStep ?? {} };
-  const seed = o.twoStep?.seed ?? 7001;
+  const config = { tasks: [...o.tasks], ...o.common };
+  const seed = o.common.seed ?? TWO_STEP_STUDY_DEFAULTS.seed;
   const run: RunInfo = { id: runId(model.info.hash, seed, config), seed, createdAt, config };
+  const ctx: StudyContext = { model, modelName: o.modelName, outDir: o.outDir, log, signal };
   const tasks: Results['tasks'] = {};
   const discovered: DiscoveredLatent[] = [];
   for (const task of o.tasks) {
     const started = Date.now();
-    const study = await twoStepStudy({ model, modelName: o.modelName, outDir: o.outDir, log, signal }, o.twoStep);
-    tasks[task] = await twoStepResult(study, o.outDir);
+    const { result, blocks } = await runTask(ctx, task, o.common);
+    tasks[task] = result;
     discovered.push(
-      ...discoverLatents({
-        task,
-        model: o.modelName,
-        modelHash: model.info.hash,
-        run,
-        scans: study.blocks.map((b) => ({ block: b.block, scan: b.scan, sae: b.saeFolder })),
-      }),
+      ...discoverLatents({ task, model: o.modelName, modelHash: model.info.hash, run, scans: blocks.map((b) => ({ block: b.block, scan: b.scan, sae: b.saeFolder })) }),
     );
     log(`${task}: done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   }
   const results: Results = { format: RESULTS_FORMAT, version: RESULTS_VERSION, model: o.modelName, modelHash: model.info.hash, seed, config, createdAt, tasks };
   await writeResults(join(o.outDir, 'results.json'), results);
-  await writeLatents(o.outDir, latentsFile({ model: o.modelName, modelHash: model.info.hash, seed, config }, discovered));
+  await writeLatents(o.outDir, latentsFile({ model: o.modelName, modelHash: model.info.hash, seed, config }, rankDiscovered(discovered)));
   return results;
+}
+
+async function runTask(ctx: StudyContext, task: TaskKind, c: CommonStudyOptions): Promise<{ result: TaskResult; blocks: BlockStudy[] }> {
+  const defined = definedOnly({ experiments: c.experiments, episodes: c.episodes, seed: c.seed, permutations: c.permutations });
+  switch (task) {
+    case 'two-step': {
+      const study = await twoStepStudy(ctx, { ...defined, sae: { ...TWO_STEP_STUDY_DEFAULTS.sae, ...definedOnly({ epochs: c.saeEpochs }) } });
+      return { result: await twoStepResult(study, ctx.outDir), blocks: study.blocks };
+    }
+    case 'grid':
+      return gridTask(ctx, { ...WATCH_STUDY_DEFAULTS, ...defined, sae: { ...WATCH_STUDY_DEFAULTS.sae, ...definedOnly({ epochs: c.saeEpochs }) } });
+    case 'graph':
+      return graphTask(ctx, { ...WATCH_STUDY_DEFAULTS, lesionLatents: 1, ...defined, sae: { ...WATCH_STUDY_DEFAULTS.sae, ...definedOnly({ epochs: c.saeEpochs }) } });
+  }
+}
+
+/** Grid world: the model watches Q-learning agents; targets from Q-learning fitted to the agents' actions. */
+async function gridTask(ctx: StudyContext, o: WatchStudyOptions): Promise<{ result: TaskResult; blocks: BlockStudy[] }> {
+  const batch = { experiments: o.experiments, episodes: o.episodes, seed: o.seed };
+  const records = gridBatch(batch);
+  ctx.log('grid: fitting Q-learning to the agents\u2019 actions');
+  const fit = fitModel(Q_LEARNING, { spec: gridSpec(records[0].env), experiments: records }, { restarts: 3, seed: o.seed });
+  const study = await watchStudy(ctx, 'grid', records.map((r) => r.transcript), (watched) => gridTargets(fit.latents, { rows: rowsOf(watched) }), 'tdError', o);
+  ctx.log('grid: the model watches the same agents with shuffled rewards');
+  const shuffled = condition('shuffled rewards', await watchTranscripts(ctx.model, gridBatch({ ...batch, rewards: 'shuffled' }).map((r) => r.transcript), {}, { signal: ctx.signal }));
+  const clean = study.conditions[0];
+  const dir = join(ctx.outDir, 'figures', 'grid');
+  const figures = [
+    await writeFigure(
+      dir,
+      'accuracy-true-vs-shuffled',
+      gridAccuracyChart([
+        { condition: 'true rewards', perEpisode: clean.accuracyPerEpisode },
+        { condition: 'shuffled rewards', perEpisode: shuffled.accuracyPerEpisode },
+      ], { chance: 0.25 }),
+      ctx.outDir,
+    ),
+    await writeFigure(
+      dir,
+      'accuracy-by-condition',
+      accuracyPerEpisodeChart(study.conditions.map((c) => ({ condition: c.condition, perEpisode: c.accuracyPerEpisode })), { title: `Grid world: next-action accuracy under interventions at block ${study.lesionBlock}`, chance: 0.25 }),
+      ctx.outDir,
+    ),
+    await writeFigure(dir, 'max-correlation-per-block', maxCorrelationChart(curveRows(study.blocks, { tdError: 'TD error', qChosen: 'Q-value' }), { title: 'Grid world: best latent per block', smoothSigma: 0.5 }), ctx.outDir),
+    ...(await latentFigure(dir, ctx.outDir, study.blocks, study.targets, study.lesionBlock, 'tdError', 'TD error')),
+  ];
+  const trueMinusShuffled = estimate(clean.accuracy.map((a, i) => a - shuffled.accuracy[i]));
+  const interventions = [...study.interventions, { condition: 'true-minus-shuffled', metric: 'accuracy', value: trueMinusShuffled.mean, ci95: trueMinusShuffled.ci95 }];
+  const lesionStudy = study.blocks.find((b) => b.block === study.lesionBlock)!;
+  const strong = latentsByCorrelation(lesionStudy, study.targets, 'tdError').filter((l) => Math.abs(l.r) >= 0.75).length;
+  const ours: Record<string, Figure> = {
+    'tdLatentsAtLeast0.75': { value: strong, block: study.lesionBlock, note: 'latents of the best TD block with |r| >= 0.75 (the paper found four)' },
+    'accuracy.trueRewards': { value: mean(clean.accuracy) },
+    'accuracy.shuffledRewards': { value: mean(shuffled.accuracy) },
+  };
+  return { result: { bestLatents: study.bestLatents, interventions, paper: { ...PAPER_NUMBERS.grid }, ours, figures }, blocks: study.blocks };
+}
+
+/** Community graph: the model watches walks; targets from the SR-TD learner recorded with each walk. */
+async function graphTask(ctx: StudyContext, o: WatchStudyOptions): Promise<{ result: TaskResult; blocks: BlockStudy[] }> {
+  const records = graphBatch({ experiments: o.experiments, episodes: o.episodes, seed: o.seed });
+  const graph = CommunityGraph.create(records[0].env, records[0].seed);
+  const transitionMatrix = graph.transitionMatrix();
+  const study = await watchStudy(
+    ctx,
+    'graph',
+    records.map((r) => r.transcript),
+    (watched) => graphTargets(records.map((r) => r.latents), { rows: rowsOf(watched), transitionMatrix }),
+    'srTd',
+    o,
+  );
+  const n = graph.size;
+  const sums = Array.from({ length: n }, () => new Float64Array(n));
+  const counts = new Float64Array(n);
+  study.conditions[0].watched.forEach((w, e) =>
+    w.predictions.forEach((p, k) => {
+      const from = records[e].transitions[k].state;
+      counts[from]++;
+      p.logProbs.forEach((lp, j) => (sums[from][j] += Math.exp(lp)));
+    }),
+  );
+  const nextNode = sums.map((row, i) => Array.from(row, (v) => v / Math.max(1, counts[i])));
+  const ceiling = mean(records.map((r) => CommunityGraph.create(r.env, r.seed).ceilingAccuracy(r.transitions.map((t) => t.state))));
+  const dir = join(ctx.outDir, 'figures', 'graph');
+  const families: Record<string, string> = { sr: 'SR entries', srTd: 'SR TD errors', trans: 'transition matrix', surprise: 'surprise' };
+  const srRows = study.blocks.flatMap((b) =>
+    Object.entries(families).flatMap(([family, label]) => {
+      const rs = b.scan.best.filter((x) => targetFamily(x.target) === family && Number.isFinite(x.r)).map((x) => Math.abs(x.r));
+      return rs.length === 0 ? [] : [{ block: b.block, target: label, r: Math.max(...rs) }];
+    }),
+  );
+  const figures = [
+    await writeFigure(dir, 'sr-correlation-per-block', srCorrelationChart(srRows, { title: 'Community graph: best latent per block', smoothSigma: 0.5 }), ctx.outDir),
+    await writeFigure(
+      dir,
+      'next-node-distribution',
+      communityStructureChart(nextNode, graph.config.words ?? graph.names.map((_, j) => `node ${j}`), nextNode.map((_, j) => graph.community(j)), {
+        title: 'Community graph: the model\u2019s next-node distribution',
+        valueTitle: 'P(next node)',
+      }),
+      ctx.outDir,
+    ),
+    await writeFigure(
+      dir,
+      'accuracy-by-condition',
+      accuracyPerEpisodeChart(study.conditions.map((c) => ({ condition: c.condition, perEpisode: c.accuracyPerEpisode })), { title: `Community graph: next-node accuracy under interventions at block ${study.lesionBlock}`, ceiling }),
+      ctx.outDir,
+    ),
+    ...(await latentFigure(dir, ctx.outDir, study.blocks, study.targets, study.lesionBlock, study.lesionTarget, `SR TD error (${study.lesionTarget})`)),
+  ];
+  const ours: Record<string, Figure> = {
+    ...Object.fromEntries(study.conditions.map((c) => [`intervention.accuracy.${c.condition}`, { value: mean(c.accuracy), block: study.lesionBlock }])),
+    ceiling: { value: ceiling, note: 'the walk\u2019s best possible next-node accuracy' },
+  };
+  return { result: { bestLatents: study.bestLatents, interventions: study.interventions, paper: { ...PAPER_NUMBERS.graph }, ours, figures }, blocks: study.blocks };
+}
+
+function rowsOf(watched: readonly WatchedTranscript[]): (number | null)[][] {
+  return watched.map((w) => w.predictions.map((p) => p.row));
+}
+
+function curveRows(blocks: readonly BlockStudy[], plotted: Record<string, string>): { condition: string; target: string; block: number; r: number }[] {
+  return blocks.flatMap((b) =>
+    b.scan.best.filter((x) => x.target in plotted && Number.isFinite(x.r)).map((x) => ({ condition: 'none', target: plotted[x.target], block: b.block, r: Math.abs(x.r) })),
+  );
+}
+
+async function latentFigure(dir: string, outDir: string, blocks: readonly BlockStudy[], targets: TargetTable, block: number, target: string, label: string): Promise<string[]> {
+  const study = blocks.find((b) => b.block === block)!;
+  const best = study.scan.best.find((b) => b.target === target);
+  if (!best || best.latent < 0) return [];
+  const activation = latentColumn(study.acts, study.sae.dSae, best.latent);
+  const column = targetColumn(targets, target);
+  const spec = latentActivationChart(Array.from(column, (t, i) => ({ activation: activation[i], target: t })), { latent: best.latent, block, target: label, r: best.r });
+  return [await writeFigure(dir, 'best-latent', spec, outDir)];
 }
 
 async function twoStepResult(s: TwoStepStudy, outDir: string): Promise<TaskResult> {
@@ -79,19 +234,6 @@ async function twoStepResult(s: TwoStepStudy, outDir: string): Promise<TaskResul
     ),
     await writeFigure(dir, 'max-correlation-per-block', maxCorrelationChart(s.curves, { title: 'Two-step task: best latent per block', smoothSigma: 0.5 }), outDir),
   ];
-  const lesionStudy = s.blocks.find((b) => b.block === s.lesionBlock)!;
-  const best = lesionStudy.scan.best.find((b) => b.target === 'tdError');
-  if (best && best.latent >= 0) {
-    const activation = latentColumn(lesionStudy.acts, lesionStudy.sae.dSae, best.latent);
-    const target = targetColumn(s.targets, 'tdError');
-    figures.push(
-      await writeFigure(
-        dir,
-        'td-latent',
-        latentActivationChart(Array.from(target, (t, i) => ({ activation: activation[i], target: t })), { latent: best.latent, block: s.lesionBlock, target: 'TD error', r: best.r }),
-        outDir,
-      ),
-    );
-  }
+  figures.push(...(await latentFigure(dir, outDir, s.blocks, s.targets, s.lesionBlock, 'tdError', 'TD error')));
   return { bestLatents: s.bestLatents, interventions: s.interventions, paper: { ...PAPER_NUMBERS['two-step'] }, ours: s.ours, figures };
 }

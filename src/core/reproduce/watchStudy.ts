@@ -1,0 +1,140 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { saeDelta, type Edit } from '../analysis/interventions';
+import type { BestLatentResult, InterventionResult } from '../analysis/results';
+import { targetFamily, type TargetTable } from '../analysis/targets';
+import { ResidualRecorder, watchTranscripts, type DeltaFn, type WatchedTranscript } from '../lm';
+import type { Transcript } from '../prompts/transcript';
+import { ActivationStoreWriter, SaeSession, type TrainOptions } from '../sae';
+import { estimate, mean, type Estimate } from '../stats';
+import { latentsByCorrelation, studyBlocks, type BlockStudy } from './blocks';
+import type { StudyContext } from './twoStep';
+
+/** Options of the tasks the model watches (grid agents, graph walks). */
+export interface WatchStudyOptions {
+  experiments: number;
+  episodes: number;
+  seed: number;
+  sae: Partial<TrainOptions>;
+  permutations: number;
+  /** How many of the best latents for the lesion target are lesioned (the control: as many least-correlated ones). */
+  lesionLatents: number;
+}
+
+export const WATCH_STUDY_DEFAULTS: WatchStudyOptions = {
+  experiments: 100,
+  episodes: 30,
+  seed: 7001,
+  sae: { architecture: 'standard', expansionFactor: 8, epochs: 15, batchSize: 256 },
+  permutations: 200,
+  lesionLatents: 4,
+};
+
+export interface WatchCondition {
+  condition: string;
+  watched: WatchedTranscript[];
+  /** Mean accuracy over all episodes, per experiment. */
+  accuracy: number[];
+  accuracyPerEpisode: Estimate[];
+}
+
+export interface WatchStudy {
+  blocks: BlockStudy[];
+  targets: TargetTable;
+  lesionBlock: number;
+  /** The target column whose best-tracking latents were lesioned. */
+  lesionTarget: string;
+  lesioned: { latent: number; r: number }[];
+  control: { latent: number; r: number }[];
+  conditions: WatchCondition[];
+  bestLatents: BestLatentResult[];
+  interventions: InterventionResult[];
+}
+
+/**
+ * The study for a task the model watches: it reads the transcripts while its
+ * residual stream is recorded at every answer point, an SAE per block is scanned
+ * against the targets, and the latents that track `lesionTarget` best are
+ * lesioned (against as many least-correlated ones, and the full-reconstruction
+ * splice) to see what happens to its predictions.
+ */
+export async function watchStudy(
+  ctx: StudyContext,
+  task: 'grid' | 'graph',
+  transcripts: readonly Transcript<unknown>[],
+  targetsOf: (watched: WatchedTranscript[]) => TargetTable,
+  /** The target family whose best-tracking latents are lesioned (its column with the highest |r| is used). */
+  lesionFamily: string,
+  o: WatchStudyOptions,
+): Promise<WatchStudy> {
+  const { model, log } = ctx;
+  const blocks = model.info.blocks.map((_, i) => i);
+  log(`${task}: the model watches ${transcripts.length} experiments, recording ${blocks.length} blocks`);
+  const dir = join(ctx.outDir, 'activations', `${task}-clean`);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const store = await ActivationStoreWriter.open(dir, { blocks, dModel: model.info.dModel, metaFields: ['experiment', 'episode', 'step', 'position', 'token'] });
+  const clean = await watchTranscripts(model, transcripts, {}, { recorder: new ResidualRecorder(store, blocks, model.info.dModel), signal: ctx.signal });
+  await store.close();
+  const targets = targetsOf(clean);
+  const studies = await studyBlocks(dir, targets, {
+    sae: o.sae,
+    permutations: o.permutations,
+    seed: o.seed,
+    outDir: ctx.outDir,
+    saeDir: join('saes', task),
+    modelName: ctx.modelName,
+    log,
+    signal: ctx.signal,
+  });
+  const candidates = studies.flatMap((s) => s.scan.best.filter((b) => targetFamily(b.target) === lesionFamily && Number.isFinite(b.r)).map((b) => ({ study: s, b })));
+  if (candidates.length === 0) throw new Error(`${task}: no latent correlates with any '${lesionFamily}' target, so there is nothing to lesion`);
+  const strongest = candidates.reduce((x, y) => (Math.abs(y.b.r) > Math.abs(x.b.r) ? y : x));
+  const lesionStudy = strongest.study;
+  const lesionTarget = strongest.b.target;
+  const ranked = latentsByCorrelation(lesionStudy, targets, lesionTarget);
+  const lesioned = ranked.slice(0, o.lesionLatents);
+  const control = ranked.slice(-o.lesionLatents).reverse();
+  log(`${task}: lesion block ${lesionStudy.block}: ${lesionTarget} latents ${lesioned.map((l) => `${l.latent} (r ${l.r.toFixed(3)})`).join(', ')}`);
+
+  const session = SaeSession.create(lesionStudy.sae);
+  const conditions: WatchCondition[] = [condition('none', clean)];
+  const edits: [string, Edit][] = [
+    ['reconstruction', { kind: 'reconstruct' }],
+    ['lesion', { kind: 'latents', latents: lesioned.map((l) => l.latent), op: { kind: 'ablate' } }],
+    ['control', { kind: 'latents', latents: control.map((l) => l.latent), op: { kind: 'ablate' } }],
+  ];
+  for (const [name, edit] of edits) {
+    log(`${task}: watching again under '${name}' at block ${lesionStudy.block}`);
+    const interventions: Record<number, DeltaFn> = { [lesionStudy.block]: saeDelta(session, { block: lesionStudy.block, edit, at: 'all' }) };
+    conditions.push(condition(name, await watchTranscripts(model, transcripts, {}, { interventions, signal: ctx.signal })));
+  }
+  await session.release();
+
+  const byName = new Map(conditions.map((c) => [c.condition, c]));
+  const lesion = byName.get('lesion')!.accuracy;
+  const controlAccuracy = byName.get('control')!.accuracy;
+  const interventions: InterventionResult[] = conditions.map((c) => ({ condition: c.condition, metric: 'accuracy', ...asResult(estimate(c.accuracy)) }));
+  interventions.push({ condition: 'lesion-minus-control', metric: 'accuracy', ...asResult(estimate(lesion.map((a, i) => a - controlAccuracy[i]))) });
+  const bestLatents: BestLatentResult[] = studies.flatMap((s) =>
+    (['sae', 'random-sae', 'residual'] as const).flatMap((source) =>
+      (source === 'sae' ? s.scan : source === 'random-sae' ? s.randomScan : s.residualScan).best
+        .filter((b) => b.latent >= 0)
+        .map((b) => ({ target: b.target, block: s.block, latent: b.latent, r: b.r, p: b.p, spearman: b.spearman, source })),
+    ),
+  );
+  return { blocks: studies, targets, lesionBlock: lesionStudy.block, lesionTarget, lesioned, control, conditions, bestLatents, interventions };
+}
+
+export function condition(name: string, watched: WatchedTranscript[]): WatchCondition {
+  return {
+    condition: name,
+    watched,
+    accuracy: watched.map((w) => mean(w.accuracyPerEpisode)),
+    accuracyPerEpisode: watched[0].accuracyPerEpisode.map((_, e) => estimate(watched.map((w) => w.accuracyPerEpisode[e]))),
+  };
+}
+
+function asResult(e: Estimate): { value: number; ci95: [number, number] } {
+  return { value: e.mean, ci95: e.ci95 };
+}
