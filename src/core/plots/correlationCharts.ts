@@ -107,7 +107,8 @@ function blockCurves(chart: string, rows: readonly BlockCorrelationRow[], sigma:
     type: 'quantitative',
     title: 'Transformer block',
     scale: { domain: [first, Math.max(last, first + 1)], nice: false },
-    axis: { format: 'd', tickMinStep: 1 },
+    // A few blocks get a tick each; the automatic ticks would fall between blocks.
+    axis: last - first <= 24 ? { format: 'd', values: Array.from({ length: last - first + 1 }, (_, i) => first + i) } : { format: 'd', tickMinStep: 1 },
   };
   const y = (title = 'Max correlation over latents (r)'): Position => ({ field: 'r', type: 'quantitative', title, scale: { zero: true } });
   const smoothing = sigma > 0 ? `smoothed over blocks with a Gaussian (\u03c3 = ${formatNumber(sigma)} blocks)` : 'not smoothed';
