@@ -41,7 +41,9 @@ export async function studyBlocks(storeDir: string, targets: TargetTable, o: Blo
   const store = await ActivationStore.open(storeDir);
   const blocks = store.blocks;
   o.log(`training ${blocks.length} SAEs on ${store.rowCount} rows of d_model ${store.dModel}`);
-  const trained = await trainSaes(store, [...blocks], { seed: o.seed, ...o.sae }, {
+  // A short run records fewer rows than a batch: the batch shrinks to fit rather than the run failing.
+  const batchSize = Math.min(o.sae.batchSize ?? 256, store.rowCount);
+  const trained = await trainSaes(store, [...blocks], { seed: o.seed, ...o.sae, batchSize }, {
     signal: o.signal,
     metadataFor: (block) => ({ model_name: o.modelName, hook_name: `resid.${block}`, hook_layer: block }),
   });
