@@ -9,10 +9,10 @@ export function onnxType(elem: ElemType): DataType {
 
 /**
  * Typed shorthands over a {@link GraphBuilder} for the SAE graphs: constants in
- * the graph's element type, Gemm with transposes (MLAS multiplies transposed
- * operands in place, so no Transpose node is ever needed), and the reductions
- * of opset 17 (ReduceSum takes its axes as an input, ReduceSumSquare and
- * ReduceMax as an attribute).
+ * the graph's element type, Gemm with transposes (MLAS packs the second operand
+ * in either layout at no extra cost; a transposed first operand costs a copy per
+ * slice of the result, see `transpose`), and the reductions
+ * of opset 17 (ReduceSum takes its axes as an input).
  */
 export class Ops {
   readonly type: DataType;
@@ -74,8 +74,13 @@ export class Ops {
     return this.b.op('Gemm', options.bias ? [a, c, options.bias] : [a, c], attributes);
   }
 
-  matmul(a: string, c: string): string {
-    return this.b.op('MatMul', [a, c]);
+  /**
+   * A 2-D transpose. A product's small operand (a batch of inputs or of output
+   * gradients, [batch, d_in]) is transposed once with this rather than by Gemm's
+   * transA, which MLAS redoes for every 128 columns of the result.
+   */
+  transpose(a: string): string {
+    return this.b.op('Transpose', [a], { perm: attr.ints([1, 0]) });
   }
 
   /** Sum of every element, as a scalar. */
@@ -87,8 +92,9 @@ export class Ops {
     return this.b.op('ReduceSum', [a, this.int64([axis])], { keepdims: attr.int(keepdims ? 1 : 0) });
   }
 
+  /** As ReduceSum of a * a: onnxruntime's ReduceSumSquare over a leading axis is five times slower. */
   sumSquares(a: string, axis: number, keepdims = false): string {
-    return this.b.op('ReduceSumSquare', [a], { axes: attr.ints([axis]), keepdims: attr.int(keepdims ? 1 : 0) });
+    return this.sum(this.mul(a, a), axis, keepdims);
   }
 
   /** 1 where a > 0, else 0, in the element type. */

@@ -5,12 +5,12 @@ import { Ops } from './graph';
 import type { Sae } from './sae';
 
 /**
- * An SAE compiled to ONNX Runtime sessions for inference: encode, decode, and the
- * per-row quantities evaluation needs. The weights are baked into each model as
- * initializers, so a call moves only activations.
+ * An SAE compiled to ONNX Runtime sessions for inference: encode, decode,
+ * reconstruct, and the per-row quantities evaluation needs. The weights are
+ * baked into each model as initializers, so a call moves only activations.
  */
 
-type Kind = 'encode' | 'decode' | 'evaluate';
+type Kind = 'encode' | 'decode' | 'reconstruct' | 'evaluate';
 
 function paramNames(b: GraphBuilder, sae: Sae): Record<string, string> {
   const arch = architecture(sae.architecture)!;
@@ -40,7 +40,12 @@ export function buildInferenceModel(sae: Sae, kind: Kind) {
     b.output(ops.identity(acts, 'acts'), F, ['rows', sae.dSae]);
     return modelProto(b.toGraph('sae_encode'));
   }
-  const err = ops.sub(ops.gemm(acts, params.W_dec, { bias: params.b_dec }), x);
+  const recon = ops.gemm(acts, params.W_dec, { bias: params.b_dec });
+  if (kind === 'reconstruct') {
+    b.output(ops.identity(recon, 'recon'), F, ['rows', sae.dIn]);
+    return modelProto(b.toGraph('sae_reconstruct'));
+  }
+  const err = ops.sub(recon, x);
   b.output(ops.identity(ops.sum(ops.mul(err, err), 1), 'sq_err'), F, ['rows']);
   const active = ops.positive(acts);
   b.output(ops.identity(ops.sum(active, 1), 'l0'), F, ['rows']);
@@ -101,6 +106,13 @@ export class SaeSession {
   async decode(acts: Float32Array): Promise<Float32Array> {
     const rows = this.rows(acts, this.sae.dSae, 'acts');
     const out = await (await this.session('decode')).run({ acts: new ort.Tensor('float32', acts, [rows, this.sae.dSae]) });
+    return out.recon.data as Float32Array;
+  }
+
+  /** Reconstructions [rows, d_in] of inputs [rows, d_in]: decode(encode(x)) in one call. */
+  async reconstruct(x: Float32Array): Promise<Float32Array> {
+    const rows = this.rows(x, this.sae.dIn, 'x');
+    const out = await (await this.session('reconstruct')).run({ x: new ort.Tensor('float32', x, [rows, this.sae.dIn]) });
     return out.recon.data as Float32Array;
   }
 

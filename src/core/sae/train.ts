@@ -55,6 +55,18 @@ export class TrainingDivergedError extends Error {
   }
 }
 
+/**
+ * The training session's options. Its threads wait for work without spinning: the
+ * trainer shares the machine (the editor, the kernel, reading the store, other
+ * trainers), and a spinning waiter holds a core the work needs. On a busy 2-core
+ * machine that made steps several times slower (PyTorch's OMP_WAIT_POLICY=PASSIVE
+ * is the same choice).
+ */
+export const TRAINER_SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
+  graphOptimizationLevel: 'all',
+  extra: { session: { intra_op: { allow_spinning: '0' } } },
+};
+
 /** Steps without firing after which a latent counts as dead. */
 const deadStepsOf = (o: ResolvedTrainOptions) => Math.ceil(o.deadAfterRows / o.batchSize);
 
@@ -153,8 +165,8 @@ export class SaeTrainer {
       adam: { beta1: options.beta1, beta2: options.beta2, epsilon: options.epsilon },
     };
     const session = await ort.InferenceSession.create(encodeModel(buildTrainingModel(spec)), {
+      ...TRAINER_SESSION_OPTIONS,
       executionProviders: hooks.executionProviders ?? ['cpu'],
-      graphOptimizationLevel: 'all',
     });
     const init = arch.training!.init(Rng.fromSeed(options.seed), dIn, options.dSae, spec.config);
     if (options.initBDecAtMean) for (let j = 0; j < dIn; j++) init.b_dec[j] = stats.mean[j] * normScale;

@@ -6,8 +6,17 @@ import { spawnSync } from 'node:child_process';
  * Returns null when none of them has numpy, so the test can skip saying why.
  */
 export function pythonWithNumpy(): string | null {
+  return pythonWith('numpy');
+}
+
+/** As pythonWithNumpy, for PyTorch (CI installs python3-torch from Debian). */
+export function pythonWithTorch(): string | null {
+  return pythonWith('numpy, torch');
+}
+
+function pythonWith(modules: string): string | null {
   for (const candidate of ['/usr/bin/python3', 'python3']) {
-    const probe = spawnSync(candidate, ['-c', 'import numpy'], { encoding: 'utf8' });
+    const probe = spawnSync(candidate, ['-c', `import ${modules}`], { encoding: 'utf8' });
     if (probe.status === 0) return candidate;
   }
   return null;

@@ -1,6 +1,6 @@
 import { ConfigError } from '../../config';
 import { tiedInit } from './init';
-import { CORE_PARAMS, type SaeArchitecture } from './types';
+import { CORE_PARAMS, DECODER_T, type SaeArchitecture } from './types';
 
 export interface TopKConfig {
   /** Latents kept active per input. */
@@ -22,9 +22,10 @@ export interface TopKConfig {
  * per-coordinate steps would then depend on an arbitrary split.
  *
  * Backward pass: TopK and the dead mask are piecewise constant, so the gradient
- * flows only through the selected entries; with G = (2/B) e, G_a = (2 alpha s / B) e_aux:
- *   dL/dW_dec = f^T G + f_aux^T G_a,   dL/db_dec = sum_b G_b
- *   dL/dpre   = (G W_dec^T) * 1[f > 0] + (G_a W_dec^T) * 1[f_aux > 0]
+ * flows only through the selected entries; with G = (2/B) e, G_a = (2 alpha s / B) e_aux,
+ * for the transposed decoder D = W_dec^T the training graph holds:
+ *   dL/dD     = G^T f + G_a^T f_aux,   dL/db_dec = sum_b G_b
+ *   dL/dpre   = (G D) * 1[f > 0] + (G_a D) * 1[f_aux > 0]
  *   dL/dW_enc = input^T dL/dpre,       dL/db_enc = sum_b dL/dpre_b.
  */
 export const topk: SaeArchitecture<TopKConfig> = {
@@ -52,47 +53,48 @@ export const topk: SaeArchitecture<TopKConfig> = {
     init: (rng, dIn, dSae) => tiedInit(rng, dIn, dSae, 1),
     step(ctx, config, settings) {
       const { ops, x, input, params, invBatch } = ctx;
+      const decoderT = params[DECODER_T];
       const { pre, acts } = topk.encode(ctx, config);
-      const xHat = ops.gemm(acts, params.W_dec, { bias: params.b_dec });
+      const xHat = ops.gemm(acts, decoderT, { transB: true, bias: params.b_dec });
       const err = ops.sub(xHat, x);
       const mse = ops.mul(ops.sumAll(ops.mul(err, err)), invBatch);
 
       const g = ops.mul(err, ops.mul(ops.scalar(2), invBatch));
-      const gradWdecMain = ops.gemm(acts, g, { transA: true });
-      const gradPreMain = ops.mul(ops.gemm(g, params.W_dec, { transB: true }), ops.positive(acts));
+      const gradDecoderTMain = ops.gemm(ops.transpose(g), acts);
+      const gradPreMain = ops.mul(ops.gemm(g, decoderT), ops.positive(acts));
       const liveResidual = ops.neg(err);
       const residual = ctx.frozen?.auxResidual ?? liveResidual;
 
       // AuxK costs three more matrix products; while no latent is dead it is zero, so an If skips it.
       const dead = ops.b.op('GreaterOrEqual', [ctx.stepsSinceFired, ops.scalar(settings.deadSteps)]);
       const deadCount = ops.sumAll(ops.cast(dead, ops.type));
-      const [aux, gradWdec, gradPre] = ops.ifElse(
+      const [aux, gradDecoderT, gradPre] = ops.ifElse(
         ops.b.op('Greater', [deadCount, ops.scalar(0)]),
         (o) => {
           const deadPre = o.b.op('Where', [dead, pre, o.scalar(-Infinity)]);
           const [auxValues, auxIndices] = o.topk(deadPre, settings.kAux);
           const auxActs = o.scatterRows(pre, auxIndices, o.relu(auxValues));
           const scale = o.b.op('Min', [o.div(deadCount, o.scalar(settings.kAux)), o.scalar(1)]);
-          const auxErr = o.sub(o.matmul(auxActs, params.W_dec), residual);
+          const auxErr = o.sub(o.gemm(auxActs, decoderT, { transB: true }), residual);
           const auxWeight = o.mul(o.mul(o.scalar(settings.auxKCoefficient), scale), invBatch);
           const gAux = o.mul(auxErr, o.mul(o.scalar(2), auxWeight));
           return [
             o.mul(o.sumAll(o.mul(auxErr, auxErr)), auxWeight),
-            o.add(gradWdecMain, o.gemm(auxActs, gAux, { transA: true })),
-            o.add(gradPreMain, o.mul(o.gemm(gAux, params.W_dec, { transB: true }), o.positive(auxActs))),
+            o.add(gradDecoderTMain, o.gemm(o.transpose(gAux), auxActs)),
+            o.add(gradPreMain, o.mul(o.gemm(gAux, decoderT), o.positive(auxActs))),
           ];
         },
-        (o) => [o.scalar(0), gradWdecMain, gradPreMain],
+        (o) => [o.scalar(0), gradDecoderTMain, gradPreMain],
       );
       const loss = ops.add(mse, aux);
       const gradBdec = ops.sum(g, 0);
-      const gradWenc = ops.gemm(input, gradPre, { transA: true });
+      const gradWenc = ops.gemm(ops.transpose(input), gradPre);
       const gradBenc = ops.sum(gradPre, 0);
       return {
         acts,
         loss,
         parts: { mse, aux },
-        grads: { W_enc: gradWenc, b_enc: gradBenc, W_dec: gradWdec, b_dec: gradBdec },
+        grads: { W_enc: gradWenc, b_enc: gradBenc, [DECODER_T]: gradDecoderT, b_dec: gradBdec },
         detached: { auxResidual: liveResidual },
       };
     },

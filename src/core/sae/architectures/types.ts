@@ -31,12 +31,23 @@ export interface Encoded {
   acts: string;
 }
 
+/**
+ * The name training graphs give the decoder, which they hold transposed: W_dec^T,
+ * [d_in, d_sae]. Every matrix product with it then has an untransposed first
+ * operand; MLAS copies a transposed first operand into a panel once for every
+ * 128 columns of the result, which made the decoder-gradient product the slowest
+ * of a step. The Loop transposes on the way in and out, so the model's inputs and
+ * outputs, and saved SAEs, keep SAELens' W_dec [d_sae, d_in].
+ */
+export const DECODER_T = 'W_decT';
+
 export interface StepContext {
   ops: Ops;
   /** The batch as given: [batch, d_in]. */
   x: string;
   /** x with b_dec subtracted when the SAE applies b_dec to its input, else x. */
   input: string;
+  /** The parameters by SAELens name, except the decoder: `params[DECODER_T]` holds W_dec^T. */
   params: ParamNames;
   /** This step's value of each scheduled coefficient (a scalar tensor). */
   coefficients: Record<string, string>;
@@ -60,7 +71,8 @@ export interface StepResult {
   /** Its named parts (scalars), for progress reports: e.g. mse, l1, aux. */
   parts: Record<string, string>;
   /**
-   * dLoss/dParam for every trained parameter. For b_dec only the decoder's term:
+   * dLoss/dParam for every trained parameter, keyed as the step's params (the
+   * decoder's as dLoss/dW_dec^T under DECODER_T). For b_dec only the decoder's term:
    * when b_dec is subtracted from the input, the caller adds -W_enc dLoss/db_enc,
    * which holds for every encoder of the form pre = input W_enc + b_enc.
    */
