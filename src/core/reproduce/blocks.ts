@@ -3,7 +3,8 @@ import { correlate, prepareLatents } from '../analysis/correlate';
 import { randomSae, fireRates } from '../analysis/randomSae';
 import { scanLatents, type LatentScan } from '../analysis/scan';
 import { gatherRows, selectTargets, type TargetTable } from '../analysis/targets';
-import { ActivationStore, saveSae, SaeSession, trainSaes, type Sae, type TrainOptions } from '../sae';
+import type { LanguageModel } from '../lm';
+import { ActivationStore, evaluateSae, memorySource, saveSae, SaeSession, trainSaes, type Sae, type SaeEvaluation, type TrainOptions } from '../sae';
 
 /** What the study learns about one block: its SAE and the three scans (SAE latents, random SAE, raw residual). */
 export interface BlockStudy {
@@ -16,7 +17,8 @@ export interface BlockStudy {
   scan: LatentScan;
   randomScan: LatentScan;
   residualScan: LatentScan;
-  fvu: number;
+  /** FVU, L0 and dead fraction on the recorded rows; CE loss recovered on the splice sequences. */
+  evaluation: Pick<SaeEvaluation, 'mse' | 'fvu' | 'l0' | 'deadFraction' | 'ceLossRecovered'>;
 }
 
 export interface BlockStudyOptions {
@@ -27,6 +29,8 @@ export interface BlockStudyOptions {
   outDir: string;
   saeDir: string;
   modelName: string;
+  /** The model and some transcripts' token ids, to measure the CE loss recovered with each SAE spliced in. */
+  splice: { model: LanguageModel; sequences: number[][] };
   log: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -56,7 +60,7 @@ export async function studyBlocks(storeDir: string, targets: TargetTable, o: Blo
     const residual = gatherRows(await store.readAll(block), store.dModel, targets.rows!);
     const session = SaeSession.create(sae);
     const acts = await session.encode(residual);
-    const recon = await session.decode(acts);
+    const evaluation = await evaluateSae(sae, memorySource(residual, store.dModel), { session, splice: { ...o.splice, block }, signal: o.signal });
     await session.release();
     const random = SaeSession.create(randomSae(residual, store.dModel, { dSae: sae.dSae, seed: o.seed + block, fireRate: fireRates(acts, sae.dSae) }));
     const randomActs = await random.encode(residual);
@@ -69,10 +73,14 @@ export async function studyBlocks(storeDir: string, targets: TargetTable, o: Blo
       scan: scanLatents(acts, sae.dSae, targets, { permutations: o.permutations, seed: o.seed }, o.signal),
       randomScan: scanLatents(randomActs, sae.dSae, targets, { permutations: 0 }),
       residualScan: scanLatents(residual, store.dModel, targets, { permutations: 0 }),
-      fvu: fractionUnexplained(residual, recon, store.dModel),
+      evaluation: { mse: evaluation.mse, fvu: evaluation.fvu, l0: evaluation.l0, deadFraction: evaluation.deadFraction, ceLossRecovered: evaluation.ceLossRecovered },
     };
     const td = study.scan.best.find((b) => b.target === 'tdError');
-    o.log(`  block ${block}: FVU ${study.fvu.toFixed(3)}${td ? `, best TD-error latent ${td.latent} r ${td.r.toFixed(3)} p ${td.p}` : ''}`);
+    const e = study.evaluation;
+    o.log(
+      `  block ${block}: FVU ${e.fvu.toFixed(3)}, L0 ${e.l0.toFixed(1)}, dead ${(100 * e.deadFraction).toFixed(1)}%, CE loss recovered ${e.ceLossRecovered?.toFixed(3)}` +
+        (td ? `; best TD-error latent ${td.latent}, r ${td.r.toFixed(3)}, p ${td.p}` : ''),
+    );
     studies.push(study);
   }
   return studies;
@@ -84,17 +92,4 @@ export function latentsByCorrelation(study: BlockStudy, targets: TargetTable, ta
   const out: { latent: number; r: number }[] = [];
   for (let j = 0; j < study.sae.dSae; j++) if (Number.isFinite(m.r[j])) out.push({ latent: j, r: m.r[j] });
   return out.sort((a, b) => Math.abs(b.r) - Math.abs(a.r));
-}
-
-function fractionUnexplained(x: Float32Array, recon: Float32Array, d: number): number {
-  const n = x.length / d;
-  const mean = new Float64Array(d);
-  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += x[i * d + j] / n;
-  let err = 0;
-  let total = 0;
-  for (let i = 0; i < x.length; i++) {
-    err += (x[i] - recon[i]) ** 2;
-    total += (x[i] - mean[i % d]) ** 2;
-  }
-  return err / total;
 }

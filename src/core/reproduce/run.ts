@@ -62,6 +62,13 @@ export async function reproduce(model: LanguageModel, o: ReproduceOptions, log: 
   for (const task of o.tasks) {
     const started = Date.now();
     const { result, blocks } = await runTask(ctx, task, o.common);
+    for (const b of blocks) {
+      const e = b.evaluation;
+      result.ours[`sae.fvu.block${b.block}`] = { value: e.fvu, block: b.block };
+      result.ours[`sae.l0.block${b.block}`] = { value: e.l0, block: b.block };
+      result.ours[`sae.deadFraction.block${b.block}`] = { value: e.deadFraction, block: b.block };
+      if (e.ceLossRecovered !== undefined && Number.isFinite(e.ceLossRecovered)) result.ours[`sae.ceLossRecovered.block${b.block}`] = { value: e.ceLossRecovered, block: b.block };
+    }
     tasks[task] = result;
     discovered.push(
       ...discoverLatents({ task, model: o.modelName, modelHash: model.info.hash, run, scans: blocks.map((b) => ({ block: b.block, scan: b.scan, sae: b.saeFolder })) }),

@@ -111,6 +111,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     outDir: ctx.outDir,
     saeDir: join('saes', 'two-step'),
     modelName: ctx.modelName,
+    splice: { model, sequences: spliceSequences(model, cleanPlayed.map((g) => g.transcript.text)) },
     log,
     signal: ctx.signal,
   });
@@ -262,4 +263,10 @@ function asResult(e: Estimate): { value: number; ci95: [number, number] } {
 /** A total's interval from its per-experiment mean's. */
 function scaled(e: Estimate, n: number): [number, number] {
   return [e.ci95[0] * n, e.ci95[1] * n];
+}
+
+/** Token ids of a few transcripts, on which each SAE's cost to the model's loss is measured. */
+export function spliceSequences(model: LanguageModel, texts: readonly string[], count = 20): number[][] {
+  const tokenizer = model.requireTokenizer();
+  return texts.slice(0, count).map((t) => tokenizer.encode(t));
 }

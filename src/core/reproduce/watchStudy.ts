@@ -8,7 +8,7 @@ import type { Transcript } from '../prompts/transcript';
 import { ActivationStoreWriter, SaeSession, type TrainOptions } from '../sae';
 import { estimate, mean, type Estimate } from '../stats';
 import { latentsByCorrelation, studyBlocks, type BlockStudy } from './blocks';
-import type { StudyContext } from './twoStep';
+import { spliceSequences, type StudyContext } from './twoStep';
 
 /** Options of the tasks the model watches (grid agents, graph walks). */
 export interface WatchStudyOptions {
@@ -84,6 +84,7 @@ export async function watchStudy(
     outDir: ctx.outDir,
     saeDir: join('saes', task),
     modelName: ctx.modelName,
+    splice: { model, sequences: spliceSequences(model, transcripts.map((t) => t.text)) },
     log,
     signal: ctx.signal,
   });

