@@ -288,7 +288,7 @@ def batches(seqs: list[list[int]], batch_size: int, rng: random.Random, pool: in
 
 
 def lm_loss(model: Decoder, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    positions = torch.arange(ids.shape[1])[None].expand_as(ids)
+    positions = torch.arange(ids.shape[1], device=ids.device)[None].expand_as(ids)
     logits, _ = model(ids, mask, positions)
     targets = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
     return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
@@ -359,7 +359,8 @@ def main() -> None:
     p.add_argument("--kv-heads", type=int, default=2)
     p.add_argument("--d-ff", type=int, default=344)
     p.add_argument("--max-positions", type=int, default=4096)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads on the CPU (0: leave PyTorch's default, which may be 1)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="where to train (default: cuda when there is one)")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--max-minutes", type=float, default=0,
                    help="stop after this much training time and export what was learned (0: no limit)")
@@ -382,7 +383,7 @@ def main() -> None:
                          "raise --max-positions or write shorter transcripts")
     cfg = ModelConfig(vocab_size=len(vocab), d_model=args.d_model, n_layers=args.layers, n_heads=args.heads,
                       n_kv_heads=args.kv_heads, d_ff=args.d_ff, max_positions=args.max_positions)
-    model = Decoder(cfg)
+    model = Decoder(cfg).to(args.device)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{len(texts)} transcripts, {sum(map(len, seqs))} tokens (longest {longest}), vocab {len(vocab)}, "
           f"{n_params} parameters", flush=True)
@@ -397,7 +398,7 @@ def main() -> None:
     data = batches(seqs, args.batch_size, rng)
     for step in range(1, args.steps + 1):
         ids, mask = next(data)
-        loss = lm_loss(model, ids, mask)
+        loss = lm_loss(model, ids.to(args.device), mask.to(args.device))
         if not torch.isfinite(loss):
             raise SystemExit(f"loss became {loss.item()} at step {step}: lower --lr (now {args.lr})")
         opt.zero_grad(set_to_none=True)
@@ -436,10 +437,11 @@ def main() -> None:
         "training": {"seed": args.seed, "steps": step, "planned_steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
                      "data": [os.path.basename(d) for d in args.data], "transcripts": len(texts),
                      "tokens_seen": tokens_seen, "seconds": round(time.time() - started, 1),
-                     "torch": torch.__version__, "threads": torch.get_num_threads()},
+                     "torch": torch.__version__, "device": args.device,
+                     "threads": torch.get_num_threads()},
     }
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    export_onnx(model, out / "model.onnx")
+    export_onnx(model.cpu(), out / "model.onnx")
     print(f"wrote {out}", flush=True)
 
 
