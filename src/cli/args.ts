@@ -19,3 +19,11 @@ export function intOption(name: string, value: string | undefined, min = -Infini
   }
   return n;
 }
+
+/** A number option: absent gives undefined, anything else must parse to a finite number at least `min`. */
+export function numberOption(name: string, value: string | undefined, min = -Infinity): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min) throw new ConfigError(`--${name}`, value, `a number >= ${min}`);
+  return n;
+}

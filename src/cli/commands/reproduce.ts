@@ -3,7 +3,7 @@ import { sideBySide } from '../../core/analysis/results';
 import { checkOneOf } from '../../core/config';
 import { loadModel, PROVIDERS } from '../../core/lm';
 import { reproduce as runStudy, REPRODUCIBLE_TASKS } from '../../core/reproduce/run';
-import { intOption, parseOptions } from '../args';
+import { intOption, numberOption, parseOptions } from '../args';
 import { defaultModelDir } from '../defaultModel';
 import type { Command } from './index';
 
@@ -26,6 +26,7 @@ Options:
   --seed S             master seed (default 7001)
   --permutations N     permutations of the null per block (default 200)
   --sae-epochs N       SAE training epochs (default 30 for the two-step task and 15 for the others, as the paper)
+  --sae-l1 X           the SAEs' L1 coefficient (default 5)
   --provider P         auto, cuda, webgpu or cpu (default auto)`;
 
 export const reproduce: Command = {
@@ -40,6 +41,7 @@ export const reproduce: Command = {
       seed: { type: 'string' },
       permutations: { type: 'string' },
       'sae-epochs': { type: 'string' },
+      'sae-l1': { type: 'string' },
       provider: { type: 'string', default: 'auto' },
       help: { type: 'boolean', short: 'h', default: false },
     });
@@ -61,6 +63,7 @@ export const reproduce: Command = {
         seed: intOption('seed', values.seed),
         permutations: intOption('permutations', values.permutations, 0),
         saeEpochs: intOption('sae-epochs', values['sae-epochs'], 1),
+        saeL1: numberOption('sae-l1', values['sae-l1'], 0),
       };
       const results = await runStudy(model, { tasks, outDir, modelName: basename(resolve(dir)), common }, (line) => console.error(line));
       for (const [task, result] of Object.entries(results.tasks)) {

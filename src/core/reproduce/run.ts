@@ -36,6 +36,8 @@ export interface CommonStudyOptions {
   seed?: number;
   permutations?: number;
   saeEpochs?: number;
+  /** The standard SAE's L1 coefficient (sparsity penalty). */
+  saeL1?: number;
 }
 
 export interface ReproduceOptions {
@@ -85,13 +87,13 @@ async function runTask(ctx: StudyContext, task: TaskKind, c: CommonStudyOptions)
   const defined = definedOnly({ experiments: c.experiments, episodes: c.episodes, seed: c.seed, permutations: c.permutations });
   switch (task) {
     case 'two-step': {
-      const study = await twoStepStudy(ctx, { ...defined, sae: { ...TWO_STEP_STUDY_DEFAULTS.sae, ...definedOnly({ epochs: c.saeEpochs }) } });
+      const study = await twoStepStudy(ctx, { ...defined, sae: { ...TWO_STEP_STUDY_DEFAULTS.sae, ...definedOnly({ epochs: c.saeEpochs, l1Coefficient: c.saeL1 }) } });
       return { result: await twoStepResult(study, ctx.outDir), blocks: study.blocks };
     }
     case 'grid':
-      return gridTask(ctx, { ...WATCH_STUDY_DEFAULTS, ...defined, sae: { ...WATCH_STUDY_DEFAULTS.sae, ...definedOnly({ epochs: c.saeEpochs }) } });
+      return gridTask(ctx, { ...WATCH_STUDY_DEFAULTS, ...defined, sae: { ...WATCH_STUDY_DEFAULTS.sae, ...definedOnly({ epochs: c.saeEpochs, l1Coefficient: c.saeL1 }) } });
     case 'graph':
-      return graphTask(ctx, { ...WATCH_STUDY_DEFAULTS, lesionLatents: 1, ...defined, sae: { ...WATCH_STUDY_DEFAULTS.sae, ...definedOnly({ epochs: c.saeEpochs }) } });
+      return graphTask(ctx, { ...WATCH_STUDY_DEFAULTS, lesionLatents: 1, ...defined, sae: { ...WATCH_STUDY_DEFAULTS.sae, ...definedOnly({ epochs: c.saeEpochs, l1Coefficient: c.saeL1 }) } });
   }
 }
 
