@@ -193,7 +193,7 @@ export class SequenceBatch {
       lengths: full.lengths.map((len, b) => len - start[b]),
       start,
       logits: allPositions ? full.logits.map((l, b) => l.slice(start[b] * full.vocab)) : full.logits,
-      taps: new Map([...full.taps].map(([block, rows]) => [block, rows.map((r, b) => r.slice(start[b] * full.dModel))])),
+      taps: new Map([...full.taps].map(([block, rows]) => [block, rows.map((r, b) => r.subarray(start[b] * full.dModel))])),
     };
   }
 }
