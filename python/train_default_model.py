@@ -341,6 +341,42 @@ def export_onnx(model: Decoder, path: Path, opset: int = 17) -> None:
         )
 
 
+# ---------------------------------------------------------------- continuing from an export
+
+
+def load_exported_weights(model: Decoder, onnx_path: Path) -> None:
+    """Loads the weights of a model this script exported, to train it further.
+
+    torch.onnx keeps the embedding and norm weights under their names and stores each
+    linear layer's weight transposed under a generated name, in the order the layers
+    run: per block q, k, v, o, gate, up, down; then the output head.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(onnx_path)).graph
+    named = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    linears = [numpy_helper.to_array(t) for t in graph.initializer if t.name.startswith("onnx::MatMul")]
+    order = [f"layers.{i}.{m}" for i in range(model.cfg.n_layers)
+             for m in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                       "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")] + ["lm_head"]
+    if len(linears) != len(order):
+        raise SystemExit(f"{onnx_path}: {len(linears)} linear weights, expected {len(order)} for this configuration")
+    state = model.state_dict()
+    with torch.no_grad():
+        for name, weight in zip(order, linears):
+            target = state[f"{name}.weight"]
+            if tuple(target.shape) != weight.T.shape:
+                raise SystemExit(f"{onnx_path}: {name}.weight has shape {weight.T.shape} there, {tuple(target.shape)} here")
+            target.copy_(torch.from_numpy(weight.T.copy()))
+        for key, target in state.items():
+            if key in ("embed_tokens.weight", "norm.weight") or key.endswith("layernorm.weight"):
+                exported = named.get(f"model.{key}")
+                if exported is None or tuple(exported.shape) != tuple(target.shape):
+                    raise SystemExit(f"{onnx_path}: no tensor model.{key} of shape {tuple(target.shape)}")
+                target.copy_(torch.from_numpy(exported.copy()))
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -365,6 +401,8 @@ def main() -> None:
     p.add_argument("--max-minutes", type=float, default=0,
                    help="stop after this much training time and export what was learned (0: no limit)")
     p.add_argument("--name", default=None, help="model name for config.json (default: the folder name)")
+    p.add_argument("--init-from", default=None,
+                   help="a model folder this script wrote: start from its weights and vocabulary (same architecture options)")
     args = p.parse_args()
 
     if args.threads:
@@ -375,7 +413,11 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
 
     texts = load_texts(args.data)
-    vocab = build_vocab(texts)
+    if args.init_from:
+        # Training on continues with the vocabulary the model was exported with.
+        vocab = json.loads((Path(args.init_from) / "tokenizer.json").read_text())["model"]["vocab"]
+    else:
+        vocab = build_vocab(texts)
     seqs = [encode(t, vocab) for t in texts]
     longest = max(len(s) for s in seqs)
     if longest > args.max_positions:
@@ -383,7 +425,10 @@ def main() -> None:
                          "raise --max-positions or write shorter transcripts")
     cfg = ModelConfig(vocab_size=len(vocab), d_model=args.d_model, n_layers=args.layers, n_heads=args.heads,
                       n_kv_heads=args.kv_heads, d_ff=args.d_ff, max_positions=args.max_positions)
-    model = Decoder(cfg).to(args.device)
+    model = Decoder(cfg)
+    if args.init_from:
+        load_exported_weights(model, Path(args.init_from) / "model.onnx")
+    model = model.to(args.device)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{len(texts)} transcripts, {sum(map(len, seqs))} tokens (longest {longest}), vocab {len(vocab)}, "
           f"{n_params} parameters", flush=True)
@@ -434,7 +479,7 @@ def main() -> None:
         "intermediate_size": cfg.d_ff,
         "bos_token_id": vocab["<bos>"],
         "pad_token_id": vocab["<pad>"],
-        "training": {"seed": args.seed, "steps": step, "planned_steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
+        "training": {"seed": args.seed, "steps": step, "planned_steps": args.steps, "init_from": args.init_from, "batch_size": args.batch_size, "lr": args.lr,
                      "data": [os.path.basename(d) for d in args.data], "transcripts": len(texts),
                      "tokens_seen": tokens_seen, "seconds": round(time.time() - started, 1),
                      "torch": torch.__version__, "device": args.device,

@@ -114,3 +114,23 @@ def test_a_transcript_longer_than_the_context_is_refused(tmp_path):
     sys.argv = ["train", "--data", str(data), "--out", str(tmp_path / "m"), "--steps", "1", *TOY]
     with pytest.raises(SystemExit, match="more than --max-positions 256"):
         tdm.main()
+
+
+def test_training_continues_from_an_export_with_its_weights_and_vocabulary(tmp_path):
+    first = train(tmp_path, "first", steps=30)
+    cfg = json.loads((first / "config.json").read_text())
+    model = tdm.Decoder(tdm.ModelConfig(vocab_size=cfg["vocab_size"], d_model=32, n_layers=2, n_heads=4, n_kv_heads=2,
+                                        d_ff=48, max_positions=256))
+    tdm.load_exported_weights(model, first / "model.onnx")
+    vocab = json.loads((first / "tokenizer.json").read_text())["model"]["vocab"]
+    ids = torch.tensor([tdm.encode(toy_transcripts(1, 9)[0], vocab)])
+    model.eval()
+    with torch.no_grad():
+        loss = tdm.lm_loss(model, ids, torch.ones_like(ids)).item()
+    with open(first / "training_log.csv") as f:
+        trained = float(list(csv.DictReader(f))[-1]["loss"])
+    fresh = tdm.Decoder(model.cfg).eval()
+    with torch.no_grad():
+        untrained = tdm.lm_loss(fresh, ids, torch.ones_like(ids)).item()
+    # The loaded weights predict like the trained model, not like a fresh one.
+    assert abs(loss - trained) < 0.2 and loss < untrained - 1, (loss, trained, untrained)
