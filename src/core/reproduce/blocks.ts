@@ -1,9 +1,11 @@
 import { join } from 'node:path';
 import { correlate, prepareLatents } from '../analysis/correlate';
 import { randomSae, fireRates } from '../analysis/randomSae';
+import type { BestLatentResult } from '../analysis/results';
 import { scanLatents, type LatentScan } from '../analysis/scan';
 import { gatherRows, selectTargets, type TargetTable } from '../analysis/targets';
 import type { LanguageModel } from '../lm';
+import type { Estimate } from '../stats';
 import { ActivationStore, evaluateSae, memorySource, saveSae, SaeSession, trainSaes, type Sae, type SaeEvaluation, type TrainOptions } from '../sae';
 
 /** What the study learns about one block: its SAE and the three scans (SAE latents, random SAE, raw residual). */
@@ -93,3 +95,30 @@ export function latentsByCorrelation(study: BlockStudy, targets: TargetTable, ta
   for (let j = 0; j < study.sae.dSae; j++) if (Number.isFinite(m.r[j])) out.push({ latent: j, r: m.r[j] });
   return out.sort((a, b) => Math.abs(b.r) - Math.abs(a.r));
 }
+
+/**
+ * The latents to lesion (the n most correlated with the target) and the control
+ * set (the n least correlated). Latents that never fire have no correlation and
+ * are not ranked, so the control latents are live ones.
+ */
+export function lesionSets(study: BlockStudy, targets: TargetTable, target: string, n: number): { lesioned: { latent: number; r: number }[]; control: { latent: number; r: number }[] } {
+  const ranked = latentsByCorrelation(study, targets, target);
+  return { lesioned: ranked.slice(0, n), control: ranked.slice(-n).reverse() };
+}
+
+/** Every block's best latent per target, from the SAE and from both baselines, as results.json lists them. */
+export function bestLatentResults(studies: readonly BlockStudy[]): BestLatentResult[] {
+  return studies.flatMap((s) =>
+    (['sae', 'random-sae', 'residual'] as const).flatMap((source) =>
+      (source === 'sae' ? s.scan : source === 'random-sae' ? s.randomScan : s.residualScan).best
+        .filter((b) => b.latent >= 0)
+        .map((b) => ({ target: b.target, block: s.block, latent: b.latent, r: b.r, p: b.p, spearman: b.spearman, source })),
+    ),
+  );
+}
+
+/** An estimate as an intervention result's value and interval. */
+export function asResult(e: Estimate): { value: number; ci95: [number, number] } {
+  return { value: e.mean, ci95: e.ci95 };
+}
+

@@ -13,7 +13,7 @@ import { TWO_STEP_SPEC } from '../envs/twoStep';
 import { playTwoStep, ResidualRecorder, type DeltaFn, type LanguageModel, type PlayedExperiment } from '../lm';
 import { ActivationStore, ActivationStoreWriter, SaeSession, type TrainOptions } from '../sae';
 import { estimate, mean, type Estimate } from '../stats';
-import { latentsByCorrelation, studyBlocks, type BlockStudy } from './blocks';
+import { asResult, bestLatentResults, lesionSets, studyBlocks, type BlockStudy } from './blocks';
 
 export interface TwoStepStudyOptions {
   experiments: number;
@@ -118,10 +118,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
 
   const tdOf = (s: BlockStudy) => Math.abs(s.scan.best.find((b) => b.target === 'tdError')?.r ?? 0);
   const lesionStudy = studies.reduce((a, b) => (tdOf(b) > tdOf(a) ? b : a));
-  const ranked = latentsByCorrelation(lesionStudy, targets, 'tdError');
-  const lesioned = ranked.slice(0, o.lesionLatents);
-  // Latents that never fire have no correlation and are not ranked, so the control latents are live ones.
-  const control = ranked.slice(-o.lesionLatents).reverse();
+  const { lesioned, control } = lesionSets(lesionStudy, targets, 'tdError', o.lesionLatents);
   log(`two-step: lesion block ${lesionStudy.block}: TD latents ${lesioned.map((l) => `${l.latent} (r ${l.r.toFixed(3)})`).join(', ')}; control ${control.map((l) => `${l.latent} (r ${l.r.toFixed(3)})`).join(', ')}`);
 
   const session = SaeSession.create(lesionStudy.sae);
@@ -159,13 +156,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     { condition: 'lesion-minus-control', metric: 'return', ...asResult(paired(lesion.returns, controlOutcome.returns)) },
     { condition: 'lesion-minus-control', metric: 'nll-per-experiment', ...asResult(paired(lesion.nllPerExperiment, controlOutcome.nllPerExperiment)) },
   );
-  const bestLatents: BestLatentResult[] = studies.flatMap((s) =>
-    (['sae', 'random-sae', 'residual'] as const).flatMap((source) =>
-      (source === 'sae' ? s.scan : source === 'random-sae' ? s.randomScan : s.residualScan).best
-        .filter((b) => b.latent >= 0)
-        .map((b) => ({ target: b.target, block: s.block, latent: b.latent, r: b.r, p: b.p, spearman: b.spearman, source })),
-    ),
-  );
+  const bestLatents = bestLatentResults(studies);
   const bestTd = lesionStudy.scan.best.find((b) => b.target === 'tdError')!;
   const ours: Record<string, Figure> = {
     'maxR.tdError': { value: bestTd.r, block: lesionStudy.block, note: `latent ${bestTd.latent}, permutation p ${bestTd.p}` },
@@ -254,10 +245,6 @@ function curvesOf(condition: string, perBlock: { block: number; best: { target: 
       .filter((b) => b.target in TARGETS_PLOTTED && Number.isFinite(b.r))
       .map((b) => ({ condition, target: TARGETS_PLOTTED[b.target], block, r: Math.abs(b.r) })),
   );
-}
-
-function asResult(e: Estimate): { value: number; ci95: [number, number] } {
-  return { value: e.mean, ci95: e.ci95 };
 }
 
 /** A total's interval from its per-experiment mean's. */

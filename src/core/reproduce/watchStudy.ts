@@ -7,7 +7,7 @@ import { ResidualRecorder, watchTranscripts, type DeltaFn, type WatchedTranscrip
 import type { Transcript } from '../prompts/transcript';
 import { ActivationStoreWriter, SaeSession, type TrainOptions } from '../sae';
 import { estimate, mean, type Estimate } from '../stats';
-import { latentsByCorrelation, studyBlocks, type BlockStudy } from './blocks';
+import { asResult, bestLatentResults, lesionSets, studyBlocks, type BlockStudy } from './blocks';
 import { spliceSequences, type StudyContext } from './twoStep';
 
 /** Options of the tasks the model watches (grid agents, graph walks). */
@@ -93,9 +93,7 @@ export async function watchStudy(
   const strongest = candidates.reduce((x, y) => (Math.abs(y.b.r) > Math.abs(x.b.r) ? y : x));
   const lesionStudy = strongest.study;
   const lesionTarget = strongest.b.target;
-  const ranked = latentsByCorrelation(lesionStudy, targets, lesionTarget);
-  const lesioned = ranked.slice(0, o.lesionLatents);
-  const control = ranked.slice(-o.lesionLatents).reverse();
+  const { lesioned, control } = lesionSets(lesionStudy, targets, lesionTarget, o.lesionLatents);
   log(`${task}: lesion block ${lesionStudy.block}: ${lesionTarget} latents ${lesioned.map((l) => `${l.latent} (r ${l.r.toFixed(3)})`).join(', ')}`);
 
   const session = SaeSession.create(lesionStudy.sae);
@@ -117,13 +115,7 @@ export async function watchStudy(
   const controlAccuracy = byName.get('control')!.accuracy;
   const interventions: InterventionResult[] = conditions.map((c) => ({ condition: c.condition, metric: 'accuracy', ...asResult(estimate(c.accuracy)) }));
   interventions.push({ condition: 'lesion-minus-control', metric: 'accuracy', ...asResult(estimate(lesion.map((a, i) => a - controlAccuracy[i]))) });
-  const bestLatents: BestLatentResult[] = studies.flatMap((s) =>
-    (['sae', 'random-sae', 'residual'] as const).flatMap((source) =>
-      (source === 'sae' ? s.scan : source === 'random-sae' ? s.randomScan : s.residualScan).best
-        .filter((b) => b.latent >= 0)
-        .map((b) => ({ target: b.target, block: s.block, latent: b.latent, r: b.r, p: b.p, spearman: b.spearman, source })),
-    ),
-  );
+  const bestLatents = bestLatentResults(studies);
   return { blocks: studies, targets, lesionBlock: lesionStudy.block, lesionTarget, lesioned, control, conditions, bestLatents, interventions };
 }
 
@@ -134,8 +126,4 @@ export function condition(name: string, watched: WatchedTranscript[]): WatchCond
     accuracy: watched.map((w) => mean(w.accuracyPerEpisode)),
     accuracyPerEpisode: watched[0].accuracyPerEpisode.map((_, e) => estimate(watched.map((w) => w.accuracyPerEpisode[e]))),
   };
-}
-
-function asResult(e: Estimate): { value: number; ci95: [number, number] } {
-  return { value: e.mean, ci95: e.ci95 };
 }
