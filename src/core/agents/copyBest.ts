@@ -1,5 +1,5 @@
 import type { TabularSpec, Transition } from '../envs/types';
-import { logSoftmaxAt, softmaxInto } from './softmax';
+import { SoftmaxLearner } from './softmax';
 import { checkTransition, type ChoiceLatents, type Learner, type LearnerModel, type ParamSpec, type Params } from './types';
 
 /** One step of the copy-best strategy. */
@@ -28,34 +28,23 @@ export interface CopyBestLatents extends ChoiceLatents {
  * episode, and on a planet, the alien chosen in the best earlier episode that
  * reached that planet. An episode counts once its last transition is learned from.
  */
-export class CopyBestLearner implements Learner<CopyBestLatents> {
+export class CopyBestLearner extends SoftmaxLearner implements Learner<CopyBestLatents> {
   private readonly bestAction: Int32Array;
   private readonly bestReturn: Float64Array;
   private readonly lastAction: Int32Array;
   /** The current episode's (state, action) pairs, in order, and its return so far. */
   private readonly visited: number[] = [];
   private episodeReturn = 0;
-  private readonly logits: Float64Array;
 
   constructor(
-    readonly spec: TabularSpec,
+    spec: TabularSpec,
     readonly beta: number,
     readonly kappa: number,
   ) {
+    super(spec);
     this.bestAction = new Int32Array(spec.nStates).fill(-1);
     this.bestReturn = new Float64Array(spec.nStates);
     this.lastAction = new Int32Array(spec.nStates).fill(-1);
-    this.logits = new Float64Array(spec.nActions);
-  }
-
-  probs(state: number, out = new Float64Array(this.spec.nActions)): Float64Array {
-    this.fillLogits(state);
-    return softmaxInto(this.logits, out);
-  }
-
-  logProb(state: number, action: number): number {
-    this.fillLogits(state);
-    return logSoftmaxAt(this.logits, this.spec.nActions, action);
   }
 
   learn(t: Transition): void {
@@ -95,7 +84,7 @@ export class CopyBestLearner implements Learner<CopyBestLatents> {
     return latents;
   }
 
-  private fillLogits(state: number): void {
+  protected override fillLogits(state: number): void {
     const best = this.bestAction[state];
     const last = this.lastAction[state];
     for (let a = 0; a < this.spec.nActions; a++) this.logits[a] = (a === best ? this.beta : 0) + (a === last ? this.kappa : 0);

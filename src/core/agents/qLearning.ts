@@ -1,5 +1,5 @@
 import type { TabularSpec, Transition } from '../envs/types';
-import { logSoftmaxAt, softmaxInto } from './softmax';
+import { SoftmaxLearner } from './softmax';
 import { checkTransition, type ChoiceLatents, type Learner, type LearnerModel, type ParamSpec, type Params } from './types';
 
 export interface QLearningParams {
@@ -37,10 +37,9 @@ export interface QLatents extends ChoiceLatents {
  * goes to the previous first-stage choice (the usual stickiness of Daw et al.
  * 2011) and a second-stage bonus to the last choice made in that second-stage state.
  */
-export class QLearner implements Learner<QLatents> {
+export class QLearner extends SoftmaxLearner implements Learner<QLatents> {
   private readonly q: Float64Array;
   private readonly lastAction: Int32Array;
-  private readonly logits: Float64Array;
   // Copied out of `params` so the likelihood loop reads plain fields.
   private readonly alpha: number;
   private readonly gamma: number;
@@ -48,32 +47,22 @@ export class QLearner implements Learner<QLatents> {
   private readonly kappa: number;
 
   constructor(
-    readonly spec: TabularSpec,
+    spec: TabularSpec,
     readonly params: Readonly<QLearningParams>,
   ) {
+    super(spec);
     this.alpha = params.alpha;
     this.gamma = params.gamma;
     this.beta = params.beta;
     this.kappa = params.kappa;
     this.q = new Float64Array(spec.nStates * spec.nActions);
     this.lastAction = new Int32Array(spec.nStates).fill(-1);
-    this.logits = new Float64Array(spec.nActions);
   }
 
   /** Q(s, ·) as a copy. */
   values(state: number): number[] {
     const n = this.spec.nActions;
     return Array.from(this.q.subarray(state * n, state * n + n));
-  }
-
-  probs(state: number, out = new Float64Array(this.spec.nActions)): Float64Array {
-    this.fillLogits(state);
-    return softmaxInto(this.logits, out);
-  }
-
-  logProb(state: number, action: number): number {
-    this.fillLogits(state);
-    return logSoftmaxAt(this.logits, this.spec.nActions, action);
   }
 
   learn(t: Transition): void {
@@ -113,7 +102,7 @@ export class QLearner implements Learner<QLatents> {
     return delta;
   }
 
-  private fillLogits(state: number): void {
+  protected override fillLogits(state: number): void {
     const n = this.spec.nActions;
     const last = this.lastAction[state];
     for (let a = 0; a < n; a++) this.logits[a] = this.beta * this.q[state * n + a] + (a === last ? this.kappa : 0);

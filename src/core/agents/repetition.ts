@@ -1,5 +1,5 @@
 import type { TabularSpec, Transition } from '../envs/types';
-import { logSoftmaxAt, softmaxInto } from './softmax';
+import { SoftmaxLearner } from './softmax';
 import { checkTransition, type ChoiceLatents, type Learner, type LearnerModel, type Params } from './types';
 
 export interface RepetitionLatents extends ChoiceLatents {
@@ -11,26 +11,15 @@ export interface RepetitionLatents extends ChoiceLatents {
  * The repetition model: no values, only a tendency to repeat.
  * P(a | s) ∝ exp(kappa * [a == the action last taken in s]); uniform in a state not yet visited.
  */
-export class RepetitionLearner implements Learner<RepetitionLatents> {
+export class RepetitionLearner extends SoftmaxLearner implements Learner<RepetitionLatents> {
   private readonly lastAction: Int32Array;
-  private readonly logits: Float64Array;
 
   constructor(
-    readonly spec: TabularSpec,
+    spec: TabularSpec,
     readonly kappa: number,
   ) {
+    super(spec);
     this.lastAction = new Int32Array(spec.nStates).fill(-1);
-    this.logits = new Float64Array(spec.nActions);
-  }
-
-  probs(state: number, out = new Float64Array(this.spec.nActions)): Float64Array {
-    this.fillLogits(state);
-    return softmaxInto(this.logits, out);
-  }
-
-  logProb(state: number, action: number): number {
-    this.fillLogits(state);
-    return logSoftmaxAt(this.logits, this.spec.nActions, action);
   }
 
   learn(t: Transition): void {
@@ -53,7 +42,7 @@ export class RepetitionLearner implements Learner<RepetitionLatents> {
     return latents;
   }
 
-  private fillLogits(state: number): void {
+  protected override fillLogits(state: number): void {
     const last = this.lastAction[state];
     for (let a = 0; a < this.spec.nActions; a++) this.logits[a] = a === last ? this.kappa : 0;
   }

@@ -1,3 +1,5 @@
+import type { TabularSpec } from '../envs/types';
+
 /**
  * Softmax over the first `out.length` logits, written into `out`. Logits of
  * -Infinity get probability 0; at least one must be finite.
@@ -28,4 +30,30 @@ export function logSoftmaxAt(logits: Float64Array, n: number, index: number): nu
   let sum = 0;
   for (let i = 0; i < n; i++) sum += Math.exp(logits[i] - max);
   return logits[index] - max - Math.log(sum);
+}
+
+/**
+ * A learner whose policy is a softmax over logits it fills for a state: the
+ * probabilities and the log-probability of an action follow from `fillLogits`
+ * alone, with one logits buffer reused so the likelihood loop allocates nothing.
+ */
+export abstract class SoftmaxLearner {
+  protected readonly logits: Float64Array;
+
+  constructor(readonly spec: TabularSpec) {
+    this.logits = new Float64Array(spec.nActions);
+  }
+
+  /** Writes the policy's logits in `state` into `this.logits`. */
+  protected abstract fillLogits(state: number): void;
+
+  probs(state: number, out = new Float64Array(this.spec.nActions)): Float64Array {
+    this.fillLogits(state);
+    return softmaxInto(this.logits, out);
+  }
+
+  logProb(state: number, action: number): number {
+    this.fillLogits(state);
+    return logSoftmaxAt(this.logits, this.spec.nActions, action);
+  }
 }

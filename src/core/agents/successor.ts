@@ -1,6 +1,6 @@
 import { ConfigError } from '../config';
 import type { TabularSpec, Transition } from '../envs/types';
-import { logSoftmaxAt, softmaxInto } from './softmax';
+import { SoftmaxLearner } from './softmax';
 import { checkTransition, type ChoiceLatents, type Learner, type LearnerModel, type Params } from './types';
 
 export interface SuccessorParams {
@@ -37,16 +37,16 @@ export interface SuccessorLatents extends ChoiceLatents {
  * for walks on graphs without self-loops such as the community graph) the current
  * state is left out.
  */
-export class SuccessorLearner implements Learner<SuccessorLatents> {
+export class SuccessorLearner extends SoftmaxLearner implements Learner<SuccessorLatents> {
   private readonly m: Float64Array;
   private readonly delta: Float64Array;
-  private readonly logits: Float64Array;
 
   constructor(
-    readonly spec: TabularSpec,
+    spec: TabularSpec,
     readonly params: Readonly<SuccessorParams>,
     readonly excludeSelf = true,
   ) {
+    super(spec);
     if (spec.nActions !== spec.nStates) {
       throw new ConfigError('spec.nActions', spec.nActions, `equal to spec.nStates (${spec.nStates}): the choice is the next state`);
     }
@@ -57,7 +57,6 @@ export class SuccessorLearner implements Learner<SuccessorLatents> {
     this.m = new Float64Array(n * n);
     for (let i = 0; i < n; i++) this.m[i * n + i] = 1;
     this.delta = new Float64Array(n);
-    this.logits = new Float64Array(n);
   }
 
   /** M(s, ·) as a copy. */
@@ -69,16 +68,6 @@ export class SuccessorLearner implements Learner<SuccessorLatents> {
   /** The whole SR, row-major (M[s * nStates + j]), as a copy. */
   matrix(): Float64Array {
     return this.m.slice();
-  }
-
-  probs(state: number, out = new Float64Array(this.spec.nStates)): Float64Array {
-    this.fillLogits(state);
-    return softmaxInto(this.logits, out);
-  }
-
-  logProb(state: number, action: number): number {
-    this.fillLogits(state);
-    return logSoftmaxAt(this.logits, this.spec.nStates, action);
   }
 
   learn(t: Transition): void {
@@ -112,7 +101,7 @@ export class SuccessorLearner implements Learner<SuccessorLatents> {
     };
   }
 
-  private fillLogits(state: number): void {
+  protected override fillLogits(state: number): void {
     const n = this.spec.nStates;
     const { beta } = this.params;
     for (let j = 0; j < n; j++) this.logits[j] = beta * this.m[state * n + j];
