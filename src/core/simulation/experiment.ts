@@ -1,4 +1,5 @@
 import type { ChoiceLatents } from '../agents/types';
+import { Rng } from '../random';
 import type { TaskKind, Transition } from '../envs/types';
 import type { Transcript } from '../prompts/transcript';
 
@@ -34,4 +35,14 @@ export interface BatchOptions {
   experiments: number;
   episodes: number;
   seed: number;
+}
+
+/**
+ * Makes one record per experiment, each from its own seed: the seeds are drawn in
+ * order from the batch's master seed, so experiment i is the same whatever the
+ * batch's size after it.
+ */
+export function perExperiment<T>(o: Pick<BatchOptions, 'experiments' | 'seed'>, make: (index: number, seed: number) => T): T[] {
+  const master = Rng.fromSeed(o.seed);
+  return Array.from({ length: o.experiments }, (_, index) => make(index, master.int(0, 0x7fffffff)));
 }

@@ -4,7 +4,7 @@ import { checkInteger } from '../config';
 import { CommunityGraph, type GraphConfig, type GraphEpisode } from '../envs/communityGraph';
 import { graphTranscript } from '../prompts/graph';
 import { Rng } from '../random';
-import { EXPERIMENT_FORMAT, type BatchOptions, type ExperimentRecord } from './experiment';
+import { EXPERIMENT_FORMAT, perExperiment, type BatchOptions, type ExperimentRecord } from './experiment';
 import { GRAPH_LEARNER, sampleParams, type ParamRanges } from './populations';
 
 export type GraphRecord = ExperimentRecord<GraphEpisode, SuccessorLatents, GraphConfig & { words: string[] }>;
@@ -28,9 +28,7 @@ export function graphBatch(options: Partial<GraphBatchOptions> = {}): GraphRecor
   const o = { ...GRAPH_BATCH_DEFAULTS, ...options };
   checkInteger('experiments', o.experiments, 1);
   checkInteger('episodes', o.episodes, 1);
-  const master = Rng.fromSeed(o.seed);
-  return Array.from({ length: o.experiments }, (_, index) => {
-    const seed = master.int(0, 0x7fffffff);
+  return perExperiment(o, (index, seed) => {
     const rng = Rng.fromSeed(seed);
     const params = sampleParams(o.learner, rng);
     const graph = CommunityGraph.create(o.config, rng.int(0, 0x7fffffff));

@@ -4,7 +4,7 @@ import { checkInteger } from '../config';
 import { GridWorld, gridSpec, gridStepTransition, type GridConfig, type GridEpisode } from '../envs/gridWorld';
 import { gridTranscript, type GridPromptOptions } from '../prompts/grid';
 import { Rng } from '../random';
-import { EXPERIMENT_FORMAT, type BatchOptions, type ExperimentRecord } from './experiment';
+import { EXPERIMENT_FORMAT, perExperiment, type BatchOptions, type ExperimentRecord } from './experiment';
 import { GRID_AGENTS, sampleParams, type ParamRanges } from './populations';
 
 export type GridRecord = ExperimentRecord<GridEpisode, QLatents, GridConfig>;
@@ -36,9 +36,7 @@ export function gridBatch(options: Partial<GridBatchOptions> = {}): GridRecord[]
   const o = { ...GRID_BATCH_DEFAULTS, ...options };
   checkInteger('experiments', o.experiments, 1);
   checkInteger('episodes', o.episodes, 1);
-  const master = Rng.fromSeed(o.seed);
-  return Array.from({ length: o.experiments }, (_, index) => {
-    const seed = master.int(0, 0x7fffffff);
+  return perExperiment(o, (index, seed) => {
     const rng = Rng.fromSeed(seed);
     const params = sampleParams(o.agents, rng);
     const world = GridWorld.create(o.config, rng.int(0, 0x7fffffff));

@@ -5,7 +5,7 @@ import { checkInteger } from '../config';
 import { TWO_STEP_SPEC, twoStepConfig, type TwoStepConfig, type TwoStepEpisode } from '../envs/twoStep';
 import { twoStepTranscript, type TwoStepPromptOptions } from '../prompts/twoStep';
 import { Rng } from '../random';
-import { EXPERIMENT_FORMAT, type BatchOptions, type ExperimentRecord } from './experiment';
+import { EXPERIMENT_FORMAT, perExperiment, type BatchOptions, type ExperimentRecord } from './experiment';
 import { sampleParams, TWO_STEP_AGENTS, type ParamRanges } from './populations';
 
 export type TwoStepRecord = ExperimentRecord<TwoStepEpisode, QLatents, TwoStepConfig>;
@@ -37,9 +37,7 @@ export function twoStepBatch(options: Partial<TwoStepBatchOptions> = {}): TwoSte
   checkInteger('episodes', o.episodes, 1);
   checkInteger('randomEpisodes', o.randomEpisodes, 0, o.episodes);
   const config = twoStepConfig(o.config);
-  const master = Rng.fromSeed(o.seed);
-  return Array.from({ length: o.experiments }, (_, index) => {
-    const seed = master.int(0, 0x7fffffff);
+  return perExperiment(o, (index, seed) => {
     const params = sampleParams(o.agents, Rng.fromSeed(seed));
     const sim = simulateTwoStep(Q_LEARNING.create(params, TWO_STEP_SPEC), {
       episodes: o.episodes,

@@ -3,10 +3,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { loadModel, playTwoStep, ResidualRecorder, watchTranscripts, answerDistribution, type LanguageModel } from '../../../src/core/lm';
 import { ActivationStore, ActivationStoreWriter } from '../../../src/core/sae/activationStore';
-import { OBJECT_WORDS } from '../../../src/core/envs/words';
 import { graphBatch, gridBatch, twoStepBatch } from '../../../src/core/simulation';
 import { tempDir } from '../../fixtures/lm/folders';
-import { writeTranscriptModel } from '../../fixtures/lm/transcriptModel';
+import { coveringTexts, writeTranscriptModel } from '../../fixtures/lm/transcriptModel';
 
 const dir = tempDir('icrl-lens-play-');
 let model: LanguageModel;
@@ -14,10 +13,7 @@ const grid = gridBatch({ experiments: 3, episodes: 4, seed: 2 });
 const graph = graphBatch({ experiments: 2, episodes: 4, seed: 3 });
 
 before(async () => {
-  // The vocabulary covers every word the tasks can write (all two-step outcomes appear in a simulated batch;
-  // every object word, at a line's start and after a space).
-  const texts = [...twoStepBatch({ experiments: 20, episodes: 12, seed: 1 }), ...grid, ...graph].map((r) => r.transcript.text);
-  texts.push(OBJECT_WORDS.map((w) => `${w}\n ${w}`).join('\n'));
+  const texts = coveringTexts([...grid, ...graph].map((r) => r.transcript.text));
   writeTranscriptModel(join(dir.path, 'model'), texts);
   model = await loadModel(join(dir.path, 'model'), { provider: 'cpu', cacheDir: join(dir.path, 'cache') });
 });

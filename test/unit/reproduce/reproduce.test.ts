@@ -4,24 +4,20 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLatents } from '../../../src/core/analysis/discovered';
 import { readResults } from '../../../src/core/analysis/results';
-import { OBJECT_WORDS } from '../../../src/core/envs/words';
 import { loadModel, type LanguageModel } from '../../../src/core/lm';
 import { reproduce } from '../../../src/core/reproduce/run';
 import { loadSae } from '../../../src/core/sae';
-import { graphBatch, gridBatch, twoStepBatch } from '../../../src/core/simulation';
+import { graphBatch, gridBatch } from '../../../src/core/simulation';
 import { tempDir } from '../../fixtures/lm/folders';
-import { writeTranscriptModel } from '../../fixtures/lm/transcriptModel';
+import { coveringTexts, writeTranscriptModel } from '../../fixtures/lm/transcriptModel';
 
 const dir = tempDir('icrl-lens-reproduce-');
 let model: LanguageModel;
 
 before(async () => {
-  const texts = [
-    ...twoStepBatch({ experiments: 20, episodes: 12, seed: 1 }),
-    ...gridBatch({ experiments: 6, episodes: 10, seed: 7001 }),
-    ...graphBatch({ experiments: 6, episodes: 10, seed: 7001 }),
-  ].map((r) => r.transcript.text);
-  texts.push(OBJECT_WORDS.map((w) => `${w}\n ${w}`).join('\n'));
+  const texts = coveringTexts(
+    [...gridBatch({ experiments: 6, episodes: 10, seed: 7001 }), ...graphBatch({ experiments: 6, episodes: 10, seed: 7001 })].map((r) => r.transcript.text),
+  );
   writeTranscriptModel(join(dir.path, 'model'), texts);
   model = await loadModel(join(dir.path, 'model'), { provider: 'cpu', cacheDir: join(dir.path, 'cache') });
 });
