@@ -71,12 +71,7 @@ export class CopyBestLearner extends SoftmaxLearner implements Learner<CopyBestL
     checkTransition(t, this.spec);
     const best = this.bestAction[t.state];
     const latents: CopyBestLatents = {
-      state: t.state,
-      action: t.action,
-      reward: t.reward,
-      nextState: t.nextState,
-      probs: Array.from(this.probs(t.state)),
-      logProb: this.logProb(t.state, t.action),
+      ...this.choiceLatents(t),
       bestAction: best < 0 ? null : best,
       bestReturn: best < 0 ? null : this.bestReturn[t.state],
     };

@@ -72,8 +72,7 @@ export class QLearner extends SoftmaxLearner implements Learner<QLatents> {
   observe(t: Transition): QLatents {
     checkTransition(t, this.spec);
     const n = this.spec.nActions;
-    const probs = Array.from(this.probs(t.state));
-    const logProb = this.logProb(t.state, t.action);
+    const choice = this.choiceLatents(t);
     const qValues = this.values(t.state);
     const qChosen = qValues[t.action];
     let others = 0;
@@ -81,9 +80,7 @@ export class QLearner extends SoftmaxLearner implements Learner<QLatents> {
     const qDiff = n > 1 ? qChosen - others / (n - 1) : 0;
     const nextValue = this.nextValue(t.nextState);
     const tdError = this.update(t, nextValue);
-    const { state, action, reward, nextState } = t;
-    const qValuesAfter = this.values(state);
-    return { state, action, reward, nextState, probs, logProb, tdError, qValues, qValuesAfter, qChosen, qDiff, nextValue };
+    return { ...choice, tdError, qValues, qValuesAfter: this.values(t.state), qChosen, qDiff, nextValue };
   }
 
   private nextValue(nextState: number | null): number {

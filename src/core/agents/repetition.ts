@@ -30,12 +30,7 @@ export class RepetitionLearner extends SoftmaxLearner implements Learner<Repetit
     checkTransition(t, this.spec);
     const previous = this.lastAction[t.state];
     const latents: RepetitionLatents = {
-      state: t.state,
-      action: t.action,
-      reward: t.reward,
-      nextState: t.nextState,
-      probs: Array.from(this.probs(t.state)),
-      logProb: this.logProb(t.state, t.action),
+      ...this.choiceLatents(t),
       previousAction: previous < 0 ? null : previous,
     };
     this.learn(t);

@@ -1,4 +1,5 @@
-import type { TabularSpec } from '../envs/types';
+import type { TabularSpec, Transition } from '../envs/types';
+import type { ChoiceLatents } from './types';
 
 /**
  * Softmax over the first `out.length` logits, written into `out`. Logits of
@@ -55,5 +56,10 @@ export abstract class SoftmaxLearner {
   logProb(state: number, action: number): number {
     this.fillLogits(state);
     return logSoftmaxAt(this.logits, this.spec.nActions, action);
+  }
+
+  /** What every learner reports of a step: the transition, and its policy there before learning from it. */
+  protected choiceLatents(t: Transition): ChoiceLatents {
+    return { state: t.state, action: t.action, reward: t.reward, nextState: t.nextState, probs: Array.from(this.probs(t.state)), logProb: this.logProb(t.state, t.action) };
   }
 }

@@ -84,17 +84,11 @@ export class SuccessorLearner extends SoftmaxLearner implements Learner<Successo
 
   observe(t: Transition): SuccessorLatents {
     checkTransition(t, this.spec);
-    const probs = Array.from(this.probs(t.state));
-    const logProb = this.logProb(t.state, t.action);
+    const choice = this.choiceLatents(t);
     const srRow = this.row(t.state);
     this.learn(t);
     return {
-      state: t.state,
-      action: t.action,
-      reward: t.reward,
-      nextState: t.nextState,
-      probs,
-      logProb,
+      ...choice,
       tdErrors: Array.from(this.delta),
       srRow,
       srRowAfter: this.row(t.state),
