@@ -6,11 +6,10 @@ import { latentsOf } from '../agents/likelihood';
 import { MYOPIC_Q_LEARNING, Q_LEARNING } from '../agents/qLearning';
 import { REPETITION } from '../agents/repetition';
 import { checkInteger, definedOnly } from '../config';
-import { CommunityGraph } from '../envs/communityGraph';
 import { TWO_STEP_SPEC } from '../envs/twoStep';
 import { playTwoStep, ResidualRecorder, watchTranscripts, type LanguageModel, type WatchedTranscript } from '../lm';
 import { ActivationStore, ActivationStoreWriter } from '../sae/activationStore';
-import { graphBatch, gridBatch } from '../simulation';
+import { graphBatch, gridBatch, walkCeiling } from '../simulation';
 import { columnEstimates, estimate, formatEstimate, mean, type Estimate } from '../stats';
 import { ridgeProbe } from './probe';
 
@@ -131,7 +130,7 @@ export async function evaluateModel(
     log(`community graph: the model watches ${o.experiments} walks`);
     const graphs = graphBatch({ experiments: o.experiments, episodes: o.episodes, seed: o.seed });
     const watchedGraphs = await watchTranscripts(model, graphs.map((r) => r.transcript), {}, { signal });
-    const ceilings = graphs.map((r) => CommunityGraph.create(r.env, r.seed).ceilingAccuracy(r.transitions.map((t) => t.state)));
+    const ceilings = graphs.map(walkCeiling);
     const ceiling = mean(ceilings);
     const graphAccuracy = accuracySummary(watchedGraphs);
 

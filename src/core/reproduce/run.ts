@@ -20,7 +20,7 @@ import {
   returnPerEpisodeChart,
   srCorrelationChart,
 } from '../plots';
-import { graphBatch, gridBatch } from '../simulation';
+import { graphBatch, gridBatch, walkCeiling } from '../simulation';
 import { estimate, mean } from '../stats';
 import { latentsByCorrelation, type BlockStudy } from './blocks';
 import { writeFigure } from './figures';
@@ -163,7 +163,7 @@ async function graphTask(ctx: StudyContext, o: WatchStudyOptions): Promise<{ res
     }),
   );
   const nextNode = sums.map((row, i) => Array.from(row, (v) => v / Math.max(1, counts[i])));
-  const ceiling = mean(records.map((r) => CommunityGraph.create(r.env, r.seed).ceilingAccuracy(r.transitions.map((t) => t.state))));
+  const ceiling = mean(records.map(walkCeiling));
   const dir = join(ctx.outDir, 'figures', 'graph');
   const families: Record<string, string> = { sr: 'SR entries', srTd: 'SR TD errors', trans: 'transition matrix', surprise: 'surprise' };
   const srRows = study.blocks.flatMap((b) =>

@@ -52,3 +52,8 @@ export function graphBatch(options: Partial<GraphBatchOptions> = {}): GraphRecor
     };
   });
 }
+
+/** The best possible next-node accuracy on a recorded walk: max_j P(s, j) averaged over the steps it took. */
+export function walkCeiling(r: GraphRecord): number {
+  return CommunityGraph.create(r.env, r.seed).ceilingAccuracy(r.transitions.map((t) => t.state));
+}

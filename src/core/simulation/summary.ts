@@ -4,11 +4,10 @@ import type { FitData } from '../agents/likelihood';
 import { MYOPIC_Q_LEARNING, Q_LEARNING } from '../agents/qLearning';
 import { REPETITION } from '../agents/repetition';
 import type { ChoiceLatents } from '../agents/types';
-import { CommunityGraph } from '../envs/communityGraph';
 import { gridSpec, gridStepTransition, shuffleGridRewards } from '../envs/gridWorld';
 import { TWO_STEP_SPEC } from '../envs/twoStep';
 import { columnEstimates, estimate, mean, type Estimate } from '../stats';
-import type { GraphRecord } from './graph';
+import { walkCeiling, type GraphRecord } from './graph';
 import type { GridRecord } from './grid';
 import type { TwoStepRecord } from './twoStep';
 
@@ -138,7 +137,7 @@ export interface GraphSummary {
 
 export function summariseGraph(records: readonly GraphRecord[]): GraphSummary {
   const first = records[0];
-  const ceilings = records.map((r) => CommunityGraph.create(r.env, r.seed).ceilingAccuracy(r.transitions.map((t) => t.state)));
+  const ceilings = records.map(walkCeiling);
   const accuracy = records.map((r) => {
     const episodeOf = r.episodes.flatMap((e, i) => e.nodes.slice(1).map(() => i));
     return perEpisodeAccuracy(r.latents, r.transitions.map((t) => t.nextState ?? -1), episodeOf, r.episodes.length);
