@@ -5,8 +5,8 @@ import { twoStepPrompt, twoStepTranscript, type TwoStepPromptOptions } from '../
 import type { Transcript } from '../prompts/transcript';
 import { Rng } from '../random';
 import { answerDistribution, chooseAnswer, type AnswerPolicy } from './answers';
-import type { Interventions } from './passes';
-import type { ResidualRecorder } from './recorder';
+import type { ForwardResult, Interventions } from './passes';
+import { NOT_AN_ANSWER, type ResidualRecorder } from './recorder';
 import type { LanguageModel, SequenceBatch } from './runtime';
 import type { LmTokenizer } from './tokenizer';
 
@@ -50,7 +50,7 @@ export function playOptions(partial: Partial<PlayOptions> = {}): PlayOptions {
 
 /** Where and how a run records and intervenes: shared by play and watch. */
 export interface RunHooks {
-  /** Records the residual stream of its blocks at every decision point. */
+  /** Records the residual stream of its blocks at every decision point (and, if it asks, at every other token read). */
   recorder?: ResidualRecorder;
   interventions?: Interventions;
   signal?: AbortSignal;
@@ -165,15 +165,7 @@ async function decideAll(batch: Game[], sequences: SequenceBatch, tokenizer: LmT
     const dist = answerDistribution(result.logits[b], answers[b].candidates);
     const byModel = prompt.episode >= o.randomEpisodes;
     const action = byModel ? chooseAnswer(dist, o.policy, g.rng) : g.rng.int(0, prompt.allowed.length);
-    const last = result.lengths[b] - 1;
-    const row =
-      hooks.recorder?.add((block) => result.taps.get(block)![b].subarray(last * result.dModel, (last + 1) * result.dModel), {
-        experiment: g.index,
-        episode: prompt.episode,
-        step: prompt.step,
-        position: answers[b].position,
-        token: g.fed[answers[b].position],
-      }) ?? null;
+    const row = hooks.recorder ? recordAppended(hooks.recorder, result, b, g, prompt, answers[b].position) : null;
     g.decisions.push({ episode: prompt.episode, step: prompt.step, logProbs: dist.logProbs, action, byModel, position: answers[b].position, row });
     if (g.pending === null) {
       g.pending = { firstAction: action, secondState: g.task.chooseFirst(action).secondState };
@@ -182,4 +174,28 @@ async function decideAll(batch: Game[], sequences: SequenceBatch, tokenizer: LmT
       g.pending = null;
     }
   });
+}
+
+/**
+ * Records sequence b's rows of one append: the decision position's only, or,
+ * when the recorder keeps every position, all the tokens appended (the decision
+ * is the last). Returns the decision row's id.
+ */
+function recordAppended(
+  recorder: ResidualRecorder,
+  result: ForwardResult,
+  b: number,
+  g: Game,
+  prompt: { episode: number; step: number },
+  position: number,
+): number {
+  const d = result.dModel;
+  const count = recorder.positions === 'every' ? result.lengths[b] : 1;
+  const from = result.lengths[b] - count;
+  const meta = Array.from({ length: count }, (_, i) => {
+    const at = position - (count - 1 - i);
+    return { experiment: g.index, episode: prompt.episode, step: i === count - 1 ? prompt.step : NOT_AN_ANSWER, position: at, token: g.fed[at] };
+  });
+  const first = recorder.addRows((block) => result.taps.get(block)![b].subarray(from * d, result.lengths[b] * d), meta);
+  return first + count - 1;
 }

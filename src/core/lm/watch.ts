@@ -1,7 +1,9 @@
 import { checkInteger } from '../config';
-import type { Transcript } from '../prompts/transcript';
+import type { AnswerSpan, Transcript } from '../prompts/transcript';
 import { answerDistribution } from './answers';
+import type { ForwardResult } from './passes';
 import type { RunHooks } from './play';
+import { NOT_AN_ANSWER, type ResidualRecorder } from './recorder';
 import type { LanguageModel } from './runtime';
 import type { AnswerTokens } from './tokenizer';
 
@@ -54,17 +56,14 @@ export async function watchTranscripts(
     batch.forEach((t, b) => {
       const index = from + b;
       const { vocab, dModel } = result;
+      // With every position recorded, an answer's row is found by its position.
+      const recorded = hooks.recorder?.positions === 'every' ? recordEvery(hooks.recorder, result.taps, b, index, encoded[b].ids, t.spans, answers[b]) : null;
       const predictions = t.spans.map((span, k): Prediction => {
         const at = answers[b][k];
         const dist = answerDistribution(result.logits[b].subarray(at.position * vocab, (at.position + 1) * vocab), at.candidates);
-        const row =
-          hooks.recorder?.add((block) => result.taps.get(block)![b].subarray(at.position * dModel, (at.position + 1) * dModel), {
-            experiment: index,
-            episode: span.episode,
-            step: span.step,
-            position: at.position,
-            token: encoded[b].ids[at.position],
-          }) ?? null;
+        const meta = { experiment: index, episode: span.episode, step: span.step, position: at.position, token: encoded[b].ids[at.position] };
+        const tap = (block: number) => result.taps.get(block)![b].subarray(at.position * dModel, (at.position + 1) * dModel);
+        const row = recorded !== null ? recorded + at.position : (hooks.recorder?.add(tap, meta) ?? null);
         return {
           episode: span.episode,
           step: span.step,
@@ -81,6 +80,29 @@ export async function watchTranscripts(
     hooks.onProgress?.(Math.min(from + batchSize, transcripts.length), transcripts.length);
   }
   return out;
+}
+
+/**
+ * Records every position of sequence b; a row's `episode` is that of the next
+ * answer (the text leading up to it), its `step` the answer's where it is one.
+ * Returns the id of position 0's row (position p's is that plus p).
+ */
+function recordEvery(
+  recorder: ResidualRecorder,
+  taps: ForwardResult['taps'],
+  b: number,
+  experiment: number,
+  ids: readonly number[],
+  spans: readonly AnswerSpan[],
+  answers: readonly AnswerTokens[],
+): number {
+  const steps = new Map(answers.map((a, k) => [a.position, spans[k].step]));
+  let next = 0;
+  const meta = ids.map((token, position) => {
+    while (next < answers.length - 1 && answers[next].position < position) next++;
+    return { experiment, episode: spans[next]?.episode ?? 0, step: steps.get(position) ?? NOT_AN_ANSWER, position, token };
+  });
+  return recorder.addRows((block) => taps.get(block)![b].subarray(0, ids.length * recorder.dModel), meta);
 }
 
 function perEpisode(predictions: readonly Prediction[]): { accuracyPerEpisode: number[]; logProbPerEpisode: number[] } {

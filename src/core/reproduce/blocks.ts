@@ -6,7 +6,7 @@ import { scanLatents, type LatentScan } from '../analysis/scan';
 import { gatherRows, selectTargets, type TargetTable } from '../analysis/targets';
 import type { LanguageModel } from '../lm';
 import type { Estimate } from '../stats';
-import { ActivationStore, evaluateSae, memorySource, saveSae, SaeSession, trainSaes, type Sae, type SaeEvaluation, type TrainOptions } from '../sae';
+import { ActivationStore, evaluateSae, saveSae, SaeSession, trainSaes, type Sae, type SaeEvaluation, type TrainOptions } from '../sae';
 
 /** What the study learns about one block: its SAE and the three scans (SAE latents, random SAE, raw residual). */
 export interface BlockStudy {
@@ -19,7 +19,7 @@ export interface BlockStudy {
   scan: LatentScan;
   randomScan: LatentScan;
   residualScan: LatentScan;
-  /** FVU, L0 and dead fraction on the recorded rows; CE loss recovered on the splice sequences. */
+  /** FVU, L0 and dead fraction on every recorded row (the SAE's training data); CE loss recovered on the splice sequences. */
   evaluation: Pick<SaeEvaluation, 'mse' | 'fvu' | 'l0' | 'deadFraction' | 'ceLossRecovered'>;
 }
 
@@ -62,7 +62,7 @@ export async function studyBlocks(storeDir: string, targets: TargetTable, o: Blo
     const residual = gatherRows(await store.readAll(block), store.dModel, targets.rows!);
     const session = SaeSession.create(sae);
     const acts = await session.encode(residual);
-    const evaluation = await evaluateSae(sae, memorySource(residual, store.dModel), { session, splice: { ...o.splice, block }, signal: o.signal });
+    const evaluation = await evaluateSae(sae, store.source(block), { session, splice: { ...o.splice, block }, signal: o.signal });
     await session.release();
     const random = SaeSession.create(randomSae(residual, store.dModel, { dSae: sae.dSae, seed: o.seed + block, fireRate: fireRates(acts, sae.dSae) }));
     const randomActs = await random.encode(residual);

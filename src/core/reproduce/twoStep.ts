@@ -10,7 +10,7 @@ import type { BestLatentResult, Figure, InterventionResult } from '../analysis/r
 import { scanLatents } from '../analysis/scan';
 import { gatherRows, twoStepTargets, type TargetTable } from '../analysis/targets';
 import { TWO_STEP_SPEC } from '../envs/twoStep';
-import { playTwoStep, ResidualRecorder, type DeltaFn, type LanguageModel, type PlayedExperiment } from '../lm';
+import { playTwoStep, ResidualRecorder, type DeltaFn, type LanguageModel, type PlayedExperiment, type RecordedPositions } from '../lm';
 import { ActivationStore, ActivationStoreWriter, SaeSession, type TrainOptions } from '../sae';
 import { estimate, mean, type Estimate } from '../stats';
 import { asResult, bestLatentResults, lesionSets, studyBlocks, type BlockStudy } from './blocks';
@@ -95,7 +95,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
 
   log(`two-step: the model plays ${o.experiments} experiments of ${o.episodes} episodes (first ${o.randomEpisodes} random), recording ${blocks.length} blocks`);
   const cleanStore = join(ctx.outDir, 'activations', 'two-step-clean');
-  const cleanPlayed = await playRecorded(ctx, cleanStore, blocks, play);
+  const cleanPlayed = await playRecorded(ctx, cleanStore, blocks, play, undefined, 'every');
   const clean = outcome('none', cleanPlayed, o.randomEpisodes);
 
   log('two-step: fitting Q-learning, myopic Q-learning, repetition and copy-the-best-episode to the model\u2019s choices');
@@ -198,13 +198,15 @@ async function playRecorded(
   blocks: number[],
   play: { experiments: number; episodes: number; randomEpisodes: number; seed: number },
   interventions?: Record<number, DeltaFn>,
+  /** 'every' for the clean run, whose store trains the SAEs; a lesioned run needs only the decision rows. */
+  positions: RecordedPositions = 'answers',
 ): Promise<PlayedExperiment[]> {
   // The store is this run's own intermediate data: a previous run's is replaced.
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const dModel = ctx.model.info.dModel;
   const store = await ActivationStoreWriter.open(dir, { blocks, dModel, metaFields: ['experiment', 'episode', 'step', 'position', 'token'] });
-  const played = await playTwoStep(ctx.model, play, { recorder: new ResidualRecorder(store, blocks, dModel), interventions, signal: ctx.signal });
+  const played = await playTwoStep(ctx.model, play, { recorder: new ResidualRecorder(store, blocks, dModel, positions), interventions, signal: ctx.signal });
   await store.close();
   return played;
 }

@@ -74,7 +74,7 @@ export async function watchStudy(
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const store = await ActivationStoreWriter.open(dir, { blocks, dModel: model.info.dModel, metaFields: ['experiment', 'episode', 'step', 'position', 'token'] });
-  const clean = await watchTranscripts(model, transcripts, {}, { recorder: new ResidualRecorder(store, blocks, model.info.dModel), signal: ctx.signal });
+  const clean = await watchTranscripts(model, transcripts, {}, { recorder: new ResidualRecorder(store, blocks, model.info.dModel, 'every'), signal: ctx.signal });
   await store.close();
   const targets = targetsOf(clean);
   const studies = await studyBlocks(dir, targets, {

@@ -105,6 +105,64 @@ test('play and watch record the residual stream at every answer point', async ()
   for (let j = 0; j < d; j++) assert.ok(Math.abs(block2[3 * d + j] - pass.taps.get(2)![0][p * d + j]) < 1e-5);
 });
 
+test('recording every position keeps each token read once, in order, with the answer rows among them', async () => {
+  const d = model.info.dModel;
+  const tokenizer = model.requireTokenizer();
+  const record = async (name: string, run: (recorder: ResidualRecorder) => Promise<unknown>) => {
+    const storeDir = join(dir.path, name);
+    const store = await ActivationStoreWriter.open(storeDir, { blocks: [1], dModel: d, metaFields: ['experiment', 'episode', 'step', 'position', 'token'] });
+    const result = await run(new ResidualRecorder(store, [1], d, 'every'));
+    await store.close();
+    return { result, read: await ActivationStore.open(storeDir) };
+  };
+
+  // Play: the rows of each game are its tokens, positions 0, 1, 2, ... up to the last decision.
+  const { result: playedResult, read: playStore } = await record('every-play', (recorder) =>
+    playTwoStep(model, { experiments: 2, episodes: 3, randomEpisodes: 1, seed: 8, batchSize: 2 }, { recorder }),
+  );
+  const played = playedResult as Awaited<ReturnType<typeof playTwoStep>>;
+  const position = await playStore.readMeta('position');
+  const experiment = await playStore.readMeta('experiment');
+  const step = await playStore.readMeta('step');
+  const token = await playStore.readMeta('token');
+  const rows = await playStore.readAll(1);
+  for (const g of played) {
+    const ids = [...Array(playStore.rowCount).keys()].filter((i) => experiment[i] === g.index);
+    const last = g.decisions[g.decisions.length - 1];
+    assert.deepEqual(ids.map((i) => position[i]), [...Array(last.position + 1).keys()]);
+    const encoded = tokenizer.tokenizeWithOffsets(g.transcript.text);
+    assert.deepEqual(ids.map((i) => token[i]), encoded.ids.slice(0, last.position + 1));
+    for (const dec of g.decisions) {
+      assert.equal(position[dec.row!], dec.position);
+      assert.equal(step[dec.row!], dec.step);
+    }
+    assert.equal(ids.filter((i) => step[i] !== -1).length, g.decisions.length);
+    // A row is the residual a plain pass over the finished transcript gives at its position.
+    const pass = await model.forward([encoded.ids.slice(0, last.position + 1)], { taps: [1], allPositions: true });
+    for (const i of [ids[0], ids[7], g.decisions[0].row!]) {
+      for (let j = 0; j < d; j++) assert.ok(Math.abs(rows[i * d + j] - pass.taps.get(1)![0][position[i] * d + j]) < 1e-4);
+    }
+  }
+
+  // Watch: every token of every transcript, the predictions' rows at their positions.
+  const { result: watchedResult, read: watchStore } = await record('every-watch', (recorder) =>
+    watchTranscripts(model, grid.map((r) => r.transcript), { batchSize: 2 }, { recorder }),
+  );
+  const watched = watchedResult as Awaited<ReturnType<typeof watchTranscripts>>;
+  const lengths = grid.map((r) => tokenizer.tokenizeWithOffsets(r.transcript.text).ids.length);
+  assert.equal(watchStore.rowCount, lengths.reduce((a, b) => a + b, 0));
+  const wPosition = await watchStore.readMeta('position');
+  const wStep = await watchStore.readMeta('step');
+  const wEpisode = await watchStore.readMeta('episode');
+  for (const w of watched) {
+    for (const p of w.predictions) {
+      assert.equal(wPosition[p.row!], p.position);
+      assert.equal(wStep[p.row!], p.step);
+      assert.equal(wEpisode[p.row!], p.episode);
+    }
+  }
+});
+
 test('a word missing from a word-level vocabulary becomes the unknown token', () => {
   const tokenizer = model.requireTokenizer();
   const ids = tokenizer.encode('Trip 1: zyzzyva');
