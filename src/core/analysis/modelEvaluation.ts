@@ -8,7 +8,7 @@ import { REPETITION } from '../agents/repetition';
 import { checkInteger, definedOnly } from '../config';
 import { TWO_STEP_SPEC } from '../envs/twoStep';
 import { playTwoStep, ResidualRecorder, watchTranscripts, type LanguageModel, type WatchedTranscript } from '../lm';
-import { ActivationStore, ActivationStoreWriter } from '../sae/activationStore';
+import { ActivationStore } from '../sae/activationStore';
 import { graphBatch, gridBatch, walkCeiling } from '../simulation';
 import { columnEstimates, estimate, formatEstimate, mean, type Estimate } from '../stats';
 import { ridgeProbe } from './probe';
@@ -87,10 +87,9 @@ export async function evaluateModel(
   log(`two-step task: the model plays ${o.experiments} experiments of ${o.episodes} episodes`);
   const dir = await mkdtemp(join(tmpdir(), 'icrl-lens-eval-'));
   try {
-    const store = await ActivationStoreWriter.open(dir, { blocks, dModel, metaFields: ['experiment', 'episode', 'step', 'position', 'token'] });
-    const recorder = new ResidualRecorder(store, blocks, dModel);
+    const recorder = await ResidualRecorder.open(dir, blocks, dModel);
     const played = await playTwoStep(model, { experiments: o.experiments, episodes: o.episodes, seed: o.seed, randomEpisodes: o.randomEpisodes }, { recorder, signal });
-    await store.close();
+    await recorder.close();
     const late = (xs: number[]) => mean(xs.slice(o.randomEpisodes));
     const modelReturns = played.map((g) => late(g.episodes.map((e) => e.reward)));
     const randomReturns = played.map((g) => late(g.episodes.map((e) => mean(e.rewardProbs.flat()))));

@@ -9,5 +9,5 @@ export { defaultCacheDir, deltaInput, prepareModel, SURGERY_VERSION, tapOutput, 
 export { LmTokenizer, type AnswerTokens, type EncodedText, type Span } from './tokenizer';
 export { answerDistribution, chooseAnswer, type AnswerDistribution, type AnswerPolicy } from './answers';
 export { playOptions, playTwoStep, PLAY_DEFAULTS, type Decision, type PlayedExperiment, type PlayOptions, type RunHooks } from './play';
-export { NOT_AN_ANSWER, ResidualRecorder, type RecordedPositions } from './recorder';
+export { NOT_AN_ANSWER, RECORDED_FIELDS, ResidualRecorder, type RecordedPositions } from './recorder';
 export { watchTranscripts, type Prediction, type WatchedTranscript } from './watch';

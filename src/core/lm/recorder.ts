@@ -1,4 +1,4 @@
-import type { ActivationStoreWriter, RowMeta } from '../sae/activationStore';
+import { ActivationStoreWriter, type RowMeta } from '../sae/activationStore';
 
 /**
  * Which positions a recorder keeps: only the answer points (where the targets
@@ -9,6 +9,9 @@ export type RecordedPositions = 'answers' | 'every';
 
 /** The `step` of a recorded row that is not an answer point. */
 export const NOT_AN_ANSWER = -1;
+
+/** The integer fields every recorded row carries besides its `id`. */
+export const RECORDED_FIELDS = ['experiment', 'episode', 'step', 'position', 'token'];
 
 /**
  * Collects residual-stream rows of chosen blocks and appends them to an
@@ -27,6 +30,18 @@ export class ResidualRecorder {
     readonly positions: RecordedPositions = 'answers',
   ) {
     for (const b of blocks) this.rows.set(b, []);
+  }
+
+  /** A recorder writing to a new activation store in `dir` (an empty or missing folder). */
+  static async open(dir: string, blocks: readonly number[], dModel: number, positions: RecordedPositions = 'answers'): Promise<ResidualRecorder> {
+    const store = await ActivationStoreWriter.open(dir, { blocks: [...blocks], dModel, metaFields: RECORDED_FIELDS });
+    return new ResidualRecorder(store, blocks, dModel, positions);
+  }
+
+  /** Writes what is queued and closes the store. */
+  async close(): Promise<void> {
+    await this.flush();
+    await this.store.close();
   }
 
   /** Queues one row per block (`row(block)` gives it) with its metadata; returns the row's id. */

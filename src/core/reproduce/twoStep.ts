@@ -11,7 +11,7 @@ import { scanLatents } from '../analysis/scan';
 import { gatherRows, twoStepTargets, type TargetTable } from '../analysis/targets';
 import { TWO_STEP_SPEC } from '../envs/twoStep';
 import { playTwoStep, ResidualRecorder, type DeltaFn, type LanguageModel, type PlayedExperiment, type RecordedPositions } from '../lm';
-import { ActivationStore, ActivationStoreWriter, SaeSession, type TrainOptions } from '../sae';
+import { ActivationStore, SaeSession, type TrainOptions } from '../sae';
 import { estimate, mean, type Estimate } from '../stats';
 import { asResult, bestLatentResults, lesionSets, studyBlocks, type BlockStudy } from './blocks';
 
@@ -204,10 +204,9 @@ async function playRecorded(
   // The store is this run's own intermediate data: a previous run's is replaced.
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  const dModel = ctx.model.info.dModel;
-  const store = await ActivationStoreWriter.open(dir, { blocks, dModel, metaFields: ['experiment', 'episode', 'step', 'position', 'token'] });
-  const played = await playTwoStep(ctx.model, play, { recorder: new ResidualRecorder(store, blocks, dModel, positions), interventions, signal: ctx.signal });
-  await store.close();
+  const recorder = await ResidualRecorder.open(dir, blocks, ctx.model.info.dModel, positions);
+  const played = await playTwoStep(ctx.model, play, { recorder, interventions, signal: ctx.signal });
+  await recorder.close();
   return played;
 }
 

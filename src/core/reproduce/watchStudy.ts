@@ -5,7 +5,7 @@ import type { BestLatentResult, InterventionResult } from '../analysis/results';
 import { targetFamily, type TargetTable } from '../analysis/targets';
 import { ResidualRecorder, watchTranscripts, type DeltaFn, type WatchedTranscript } from '../lm';
 import type { Transcript } from '../prompts/transcript';
-import { ActivationStoreWriter, SaeSession, type TrainOptions } from '../sae';
+import { SaeSession, type TrainOptions } from '../sae';
 import { estimate, mean, type Estimate } from '../stats';
 import { asResult, bestLatentResults, lesionSets, studyBlocks, type BlockStudy } from './blocks';
 import { spliceSequences, type StudyContext } from './twoStep';
@@ -73,9 +73,9 @@ export async function watchStudy(
   const dir = join(ctx.outDir, 'activations', `${task}-clean`);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  const store = await ActivationStoreWriter.open(dir, { blocks, dModel: model.info.dModel, metaFields: ['experiment', 'episode', 'step', 'position', 'token'] });
-  const clean = await watchTranscripts(model, transcripts, {}, { recorder: new ResidualRecorder(store, blocks, model.info.dModel, 'every'), signal: ctx.signal });
-  await store.close();
+  const recorder = await ResidualRecorder.open(dir, blocks, model.info.dModel, 'every');
+  const clean = await watchTranscripts(model, transcripts, {}, { recorder, signal: ctx.signal });
+  await recorder.close();
   const targets = targetsOf(clean);
   const studies = await studyBlocks(dir, targets, {
     sae: o.sae,

@@ -110,9 +110,9 @@ test('recording every position keeps each token read once, in order, with the an
   const tokenizer = model.requireTokenizer();
   const record = async (name: string, run: (recorder: ResidualRecorder) => Promise<unknown>) => {
     const storeDir = join(dir.path, name);
-    const store = await ActivationStoreWriter.open(storeDir, { blocks: [1], dModel: d, metaFields: ['experiment', 'episode', 'step', 'position', 'token'] });
-    const result = await run(new ResidualRecorder(store, [1], d, 'every'));
-    await store.close();
+    const recorder = await ResidualRecorder.open(storeDir, [1], d, 'every');
+    const result = await run(recorder);
+    await recorder.close();
     return { result, read: await ActivationStore.open(storeDir) };
   };
 
