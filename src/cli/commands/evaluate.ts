@@ -1,7 +1,7 @@
 import { evaluateModel, formatEvaluation } from '../../core/analysis/modelEvaluation';
 import { checkOneOf } from '../../core/config';
 import { loadModel, PROVIDERS } from '../../core/lm';
-import { intOption, parseOptions } from '../args';
+import { intOption, parseOptions, POLICY_HELP, policyOption } from '../args';
 import { defaultModelDir } from '../defaultModel';
 import type { Command } from './index';
 
@@ -18,6 +18,7 @@ Options:
   --episodes N         episodes per experiment (default 30)
   --seed S             master seed (default 7001)
   --provider P         auto, cuda, webgpu or cpu (default auto)
+${POLICY_HELP}
   --json               print the evaluation as JSON`;
 
 export const evaluate: Command = {
@@ -29,6 +30,8 @@ export const evaluate: Command = {
       episodes: { type: 'string' },
       seed: { type: 'string' },
       provider: { type: 'string', default: 'auto' },
+      policy: { type: 'string' },
+      temperature: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     });
@@ -48,6 +51,7 @@ export const evaluate: Command = {
           experiments: intOption('experiments', values.experiments, 2),
           episodes: intOption('episodes', values.episodes, 10),
           seed: intOption('seed', values.seed),
+          policy: policyOption(values.policy, values.temperature),
         },
         (line) => console.error(line),
       );

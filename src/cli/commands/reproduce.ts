@@ -3,7 +3,7 @@ import { sideBySide } from '../../core/analysis/results';
 import { checkOneOf } from '../../core/config';
 import { loadModel, PROVIDERS } from '../../core/lm';
 import { reproduce as runStudy, REPRODUCIBLE_TASKS } from '../../core/reproduce/run';
-import { intOption, numberOption, parseOptions } from '../args';
+import { intOption, numberOption, parseOptions, POLICY_HELP, policyOption } from '../args';
 import { defaultModelDir } from '../defaultModel';
 import type { Command } from './index';
 
@@ -27,7 +27,8 @@ Options:
   --permutations N     permutations of the null per block (default 200)
   --sae-epochs N       SAE training epochs (default 30 for the two-step task and 15 for the others, as the paper)
   --sae-l1 X           the SAEs' L1 coefficient (default 5)
-  --provider P         auto, cuda, webgpu or cpu (default auto)`;
+  --provider P         auto, cuda, webgpu or cpu (default auto)
+${POLICY_HELP}`;
 
 export const reproduce: Command = {
   summary: 'run the paper\u2019s study end to end and write results, latents and figures',
@@ -43,6 +44,8 @@ export const reproduce: Command = {
       'sae-epochs': { type: 'string' },
       'sae-l1': { type: 'string' },
       provider: { type: 'string', default: 'auto' },
+      policy: { type: 'string' },
+      temperature: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     });
     if (values.help) {
@@ -64,6 +67,7 @@ export const reproduce: Command = {
         permutations: intOption('permutations', values.permutations, 0),
         saeEpochs: intOption('sae-epochs', values['sae-epochs'], 1),
         saeL1: numberOption('sae-l1', values['sae-l1'], 0),
+        policy: policyOption(values.policy, values.temperature),
       };
       const results = await runStudy(model, { tasks, outDir, modelName: basename(resolve(dir)), common }, (line) => console.error(line));
       for (const [task, result] of Object.entries(results.tasks)) {

@@ -7,7 +7,7 @@ import { MYOPIC_Q_LEARNING, Q_LEARNING } from '../agents/qLearning';
 import { REPETITION } from '../agents/repetition';
 import { checkInteger, definedOnly } from '../config';
 import { TWO_STEP_SPEC } from '../envs/twoStep';
-import { playTwoStep, ResidualRecorder, watchTranscripts, type LanguageModel, type WatchedTranscript } from '../lm';
+import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, watchTranscripts, type AnswerPolicy, type LanguageModel, type WatchedTranscript } from '../lm';
 import { ActivationStore } from '../sae/activationStore';
 import { graphBatch, gridBatch, walkCeiling } from '../simulation';
 import { columnEstimates, estimate, formatEstimate, mean, type Estimate } from '../stats';
@@ -23,9 +23,11 @@ export interface EvaluationOptions {
   /** Master seed of the evaluation's experiments; the default is not one the default model was trained on. */
   seed: number;
   randomEpisodes: number;
+  /** How the model picks its answer from its next-token distribution. */
+  policy: AnswerPolicy;
 }
 
-export const EVALUATION_DEFAULTS: EvaluationOptions = { experiments: 100, episodes: 30, seed: 7001, randomEpisodes: 7 };
+export const EVALUATION_DEFAULTS: EvaluationOptions = { experiments: 100, episodes: 30, seed: 7001, randomEpisodes: 7, policy: DEFAULT_PLAY_POLICY };
 
 export interface AccuracySummary {
   perEpisode: Estimate[];
@@ -42,9 +44,11 @@ export interface ModelEvaluation {
   twoStep: {
     /** Reward per episode after the random opening, per experiment, then over experiments. */
     modelReturn: Estimate;
+    /** The same episodes' expected reward: the chance of treasure of the option the model chose (free of the coin flips). */
+    modelExpectedReturn: Estimate;
     /** A random policy's expected reward on the same tasks (the mean reward probability in force). */
     randomReturn: Estimate;
-    /** modelReturn minus randomReturn, paired by experiment. */
+    /** modelExpectedReturn minus randomReturn, paired by experiment. */
     advantage: Estimate;
     returnPerEpisode: Estimate[];
     /** Q-learning, myopic Q-learning and repetition fitted to the model's own choices, best first. */
@@ -88,10 +92,11 @@ export async function evaluateModel(
   const dir = await mkdtemp(join(tmpdir(), 'icrl-lens-eval-'));
   try {
     const recorder = await ResidualRecorder.open(dir, blocks, dModel);
-    const played = await playTwoStep(model, { experiments: o.experiments, episodes: o.episodes, seed: o.seed, randomEpisodes: o.randomEpisodes }, { recorder, signal });
+    const played = await playTwoStep(model, { experiments: o.experiments, episodes: o.episodes, seed: o.seed, randomEpisodes: o.randomEpisodes, policy: o.policy }, { recorder, signal });
     await recorder.close();
     const late = (xs: number[]) => mean(xs.slice(o.randomEpisodes));
     const modelReturns = played.map((g) => late(g.episodes.map((e) => e.reward)));
+    const expectedReturns = played.map((g) => late(g.episodes.map((e) => e.rewardProbs[e.secondState][e.secondAction])));
     const randomReturns = played.map((g) => late(g.episodes.map((e) => mean(e.rewardProbs.flat()))));
     log('two-step task: fitting Q-learning, myopic Q-learning and repetition to the model\u2019s choices');
     const comparison = compareModels({ spec: TWO_STEP_SPEC, experiments: played }, [Q_LEARNING, MYOPIC_Q_LEARNING, REPETITION], { criterion: 'nll', restarts: 3 });
@@ -137,8 +142,9 @@ export async function evaluateModel(
       options: o,
       twoStep: {
         modelReturn: estimate(modelReturns),
+        modelExpectedReturn: estimate(expectedReturns),
         randomReturn: estimate(randomReturns),
-        advantage: estimate(modelReturns.map((m, i) => m - randomReturns[i])),
+        advantage: estimate(expectedReturns.map((m, i) => m - randomReturns[i])),
         returnPerEpisode: columnEstimates(played.map((g) => g.episodes.map((e) => e.reward))),
         comparison: comparison.rows,
       },
@@ -199,7 +205,7 @@ export function formatEvaluation(e: ModelEvaluation): string {
     `${e.options.experiments} experiments x ${e.options.episodes} episodes, seed ${e.options.seed}`,
     '',
     `Two-step task (first ${e.options.randomEpisodes} episodes random):`,
-    `  reward per episode, episodes ${e.options.randomEpisodes + 1}-${e.options.episodes}: model ${f(t.modelReturn)}, random policy ${f(t.randomReturn)}, difference ${f(t.advantage)}`,
+    `  reward per episode, episodes ${e.options.randomEpisodes + 1}-${e.options.episodes} (choices: ${policyName(e.options.policy)}): model ${f(t.modelReturn)}; expected (the chance of treasure of the options chosen) ${f(t.modelExpectedReturn)}, random policy ${f(t.randomReturn)}, difference ${f(t.advantage)}`,
     `  models fitted to the model's choices: ${t.comparison.map((r) => `${r.model} NLL ${r.nll.toFixed(1)}`).join(', ')}`,
     'Grid world, next-action accuracy (first 5 -> last 5 episodes):',
     `  true rewards     ${f(e.grid.trueRewards.first5)} -> ${f(e.grid.trueRewards.last5)}, rise ${f(e.grid.trueRewards.rise)}`,

@@ -27,6 +27,20 @@ export function answerDistribution(logits: Float32Array, candidates: readonly nu
 /** How the model's answer is read from its distribution. */
 export type AnswerPolicy = { kind: 'argmax' } | { kind: 'sample'; temperature: number };
 
+/**
+ * How a model chooses unless told otherwise: a draw from its distribution over the
+ * labels at temperature 1, as text generation samples. A model trained to predict
+ * agents then acts as the agent it predicts. Its argmax instead turns any lean
+ * towards repeating into always repeating: it reads its own unwavering choices as a
+ * perseverative agent's, and its rewards stop mattering.
+ */
+export const DEFAULT_PLAY_POLICY: AnswerPolicy = { kind: 'sample', temperature: 1 };
+
+/** The policy in words, for reports. */
+export function policyName(policy: AnswerPolicy): string {
+  return policy.kind === 'argmax' ? 'argmax' : `sampled at temperature ${policy.temperature}`;
+}
+
 /** The index of the chosen answer: the most probable one (first on ties), or a draw at a temperature. */
 export function chooseAnswer(dist: AnswerDistribution, policy: AnswerPolicy, rng: Rng): number {
   const lp = dist.logProbs;

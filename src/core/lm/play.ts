@@ -4,7 +4,7 @@ import type { Transition } from '../envs/types';
 import { twoStepPrompt, twoStepTranscript, type TwoStepPromptOptions } from '../prompts/twoStep';
 import type { Transcript } from '../prompts/transcript';
 import { Rng } from '../random';
-import { answerDistribution, chooseAnswer, type AnswerPolicy } from './answers';
+import { answerDistribution, chooseAnswer, DEFAULT_PLAY_POLICY, type AnswerPolicy } from './answers';
 import type { ForwardResult, Interventions } from './passes';
 import { NOT_AN_ANSWER, type ResidualRecorder } from './recorder';
 import type { LanguageModel, SequenceBatch } from './runtime';
@@ -29,7 +29,7 @@ export const PLAY_DEFAULTS: PlayOptions = {
   episodes: 30,
   seed: 0,
   randomEpisodes: 7,
-  policy: { kind: 'argmax' },
+  policy: DEFAULT_PLAY_POLICY,
   batchSize: 25,
   config: {},
   prompt: {},

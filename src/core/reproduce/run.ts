@@ -9,7 +9,7 @@ import { definedOnly } from '../config';
 import { CommunityGraph } from '../envs/communityGraph';
 import { gridSpec } from '../envs/gridWorld';
 import { TASK_KINDS, type TaskKind } from '../envs/types';
-import { watchTranscripts, type LanguageModel, type WatchedTranscript } from '../lm';
+import { watchTranscripts, type AnswerPolicy, type LanguageModel, type WatchedTranscript } from '../lm';
 import {
   accuracyPerEpisodeChart,
   communityStructureChart,
@@ -38,6 +38,8 @@ export interface CommonStudyOptions {
   saeEpochs?: number;
   /** The standard SAE's L1 coefficient (sparsity penalty). */
   saeL1?: number;
+  /** How the model picks its labels where it acts (the two-step task). */
+  policy?: AnswerPolicy;
 }
 
 export interface ReproduceOptions {
@@ -87,7 +89,7 @@ async function runTask(ctx: StudyContext, task: TaskKind, c: CommonStudyOptions)
   const defined = definedOnly({ experiments: c.experiments, episodes: c.episodes, seed: c.seed, permutations: c.permutations });
   switch (task) {
     case 'two-step': {
-      const study = await twoStepStudy(ctx, { ...defined, sae: { ...TWO_STEP_STUDY_DEFAULTS.sae, ...definedOnly({ epochs: c.saeEpochs, l1Coefficient: c.saeL1 }) } });
+      const study = await twoStepStudy(ctx, { ...defined, ...definedOnly({ policy: c.policy }), sae: { ...TWO_STEP_STUDY_DEFAULTS.sae, ...definedOnly({ epochs: c.saeEpochs, l1Coefficient: c.saeL1 }) } });
       return { result: await twoStepResult(study, ctx.outDir), blocks: study.blocks };
     }
     case 'grid':
@@ -228,7 +230,7 @@ async function twoStepResult(s: TwoStepStudy, outDir: string): Promise<TaskResul
       'return-per-episode',
       returnPerEpisodeChart(
         s.conditions.map((c) => ({ condition: c.condition, perEpisode: c.returnPerEpisode })),
-        { title: `Two-step task: return per episode (interventions at block ${s.lesionBlock})`, randomEpisodes: s.options.randomEpisodes, chance },
+        { title: `Two-step task: expected return per episode (interventions at block ${s.lesionBlock})`, yTitle: 'Expected reward per episode', randomEpisodes: s.options.randomEpisodes, chance },
       ),
       outDir,
     ),

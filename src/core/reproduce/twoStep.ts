@@ -9,8 +9,8 @@ import { saeDelta, type Edit } from '../analysis/interventions';
 import type { BestLatentResult, Figure, InterventionResult } from '../analysis/results';
 import { scanLatents } from '../analysis/scan';
 import { gatherRows, twoStepTargets, type TargetTable } from '../analysis/targets';
-import { TWO_STEP_SPEC } from '../envs/twoStep';
-import { playTwoStep, ResidualRecorder, type DeltaFn, type LanguageModel, type PlayedExperiment, type RecordedPositions } from '../lm';
+import { TWO_STEP_SPEC, type TwoStepEpisode } from '../envs/twoStep';
+import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, type AnswerPolicy, type DeltaFn, type PlayOptions, type LanguageModel, type PlayedExperiment, type RecordedPositions } from '../lm';
 import { ActivationStore, SaeSession, type TrainOptions } from '../sae';
 import { estimate, mean, type Estimate } from '../stats';
 import { asResult, bestLatentResults, lesionSets, studyBlocks, type BlockStudy } from './blocks';
@@ -19,6 +19,8 @@ export interface TwoStepStudyOptions {
   experiments: number;
   episodes: number;
   randomEpisodes: number;
+  /** How the model picks its labels (default: sampled at temperature 1; every condition draws the same random numbers). */
+  policy: AnswerPolicy;
   seed: number;
   sae: Partial<TrainOptions>;
   permutations: number;
@@ -32,6 +34,7 @@ export const TWO_STEP_STUDY_DEFAULTS: TwoStepStudyOptions = {
   experiments: 100,
   episodes: 30,
   randomEpisodes: 7,
+  policy: DEFAULT_PLAY_POLICY,
   seed: 7001,
   sae: { architecture: 'standard', expansionFactor: 8, epochs: 30, batchSize: 256 },
   permutations: 200,
@@ -43,8 +46,13 @@ export const TWO_STEP_STUDY_DEFAULTS: TwoStepStudyOptions = {
 export interface ConditionOutcome {
   condition: string;
   played: PlayedExperiment[];
-  /** Reward per episode after the random opening, per experiment. */
+  /**
+   * Expected reward per episode after the random opening, per experiment: the
+   * chance of treasure of the option chosen, which has the mean of the reward
+   * received without its coin flips (conditions are compared on it).
+   */
   returns: number[];
+  /** The same, episode by episode, over experiments. */
   returnPerEpisode: Estimate[];
   /** Q-learning refitted to this condition's choices: total NLL, and each experiment's share. */
   nll: number;
@@ -91,9 +99,9 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   const o = { ...TWO_STEP_STUDY_DEFAULTS, ...options, sae: { ...TWO_STEP_STUDY_DEFAULTS.sae, ...options.sae } };
   const { model, log } = ctx;
   const blocks = model.info.blocks.map((_, i) => i);
-  const play = { experiments: o.experiments, episodes: o.episodes, randomEpisodes: o.randomEpisodes, seed: o.seed };
+  const play = { experiments: o.experiments, episodes: o.episodes, randomEpisodes: o.randomEpisodes, seed: o.seed, policy: o.policy };
 
-  log(`two-step: the model plays ${o.experiments} experiments of ${o.episodes} episodes (first ${o.randomEpisodes} random), recording ${blocks.length} blocks`);
+  log(`two-step: the model plays ${o.experiments} experiments of ${o.episodes} episodes (first ${o.randomEpisodes} random, then ${policyName(o.policy)}), recording ${blocks.length} blocks`);
   const cleanStore = join(ctx.outDir, 'activations', 'two-step-clean');
   const cleanPlayed = await playRecorded(ctx, cleanStore, blocks, play, undefined, 'every');
   const clean = outcome('none', cleanPlayed, o.randomEpisodes);
@@ -163,7 +171,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     ...Object.fromEntries(comparison.rows.map((r) => [`modelNll.${r.model}`, { value: r.nll }])),
     ...Object.fromEntries(
       conditions.flatMap((c) => [
-        [`intervention.return.${c.condition}`, { value: mean(c.returns), block: lesionStudy.block, note: `reward per episode, episodes ${o.randomEpisodes + 1}-${o.episodes}` }],
+        [`intervention.return.${c.condition}`, { value: mean(c.returns), block: lesionStudy.block, note: `expected reward per episode (the chance of treasure of the option chosen), episodes ${o.randomEpisodes + 1}-${o.episodes}` }],
         [`intervention.nll.${c.condition}`, { value: c.nll, block: lesionStudy.block }],
       ]),
     ),
@@ -196,7 +204,7 @@ async function playRecorded(
   ctx: StudyContext,
   dir: string,
   blocks: number[],
-  play: { experiments: number; episodes: number; randomEpisodes: number; seed: number },
+  play: Partial<PlayOptions>,
   interventions?: Record<number, DeltaFn>,
   /** 'every' for the clean run, whose store trains the SAEs; a lesioned run needs only the decision rows. */
   positions: RecordedPositions = 'answers',
@@ -211,7 +219,8 @@ async function playRecorded(
 }
 
 function outcome(condition: string, played: PlayedExperiment[], randomEpisodes: number): ConditionOutcome {
-  const returns = played.map((g) => mean(g.episodes.slice(randomEpisodes).map((e) => e.reward)));
+  const expected = (e: TwoStepEpisode) => e.rewardProbs[e.secondState][e.secondAction];
+  const returns = played.map((g) => mean(g.episodes.slice(randomEpisodes).map(expected)));
   const data = { spec: TWO_STEP_SPEC, experiments: played };
   const fit = fitModel(Q_LEARNING, data, { restarts: 3, seed: 0 });
   const nllPerExperiment = fit.latents.map((steps, e) => -steps.reduce((s, l, i) => s + (played[e].scored[i] ? l.logProb : 0), 0));
@@ -219,7 +228,7 @@ function outcome(condition: string, played: PlayedExperiment[], randomEpisodes: 
     condition,
     played,
     returns,
-    returnPerEpisode: played[0].episodes.map((_, k) => estimate(played.map((g) => g.episodes[k].reward))),
+    returnPerEpisode: played[0].episodes.map((_, k) => estimate(played.map((g) => expected(g.episodes[k])))),
     nll: fit.nll,
     nllPerExperiment,
   };

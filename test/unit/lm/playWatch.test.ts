@@ -24,7 +24,7 @@ after(async () => {
 });
 
 test('the model plays the two-step task: its transcript is the text it read, its choices its argmax', async () => {
-  const played = await playTwoStep(model, { experiments: 3, episodes: 5, randomEpisodes: 2, seed: 4, batchSize: 2 });
+  const played = await playTwoStep(model, { experiments: 3, episodes: 5, randomEpisodes: 2, seed: 4, batchSize: 2, policy: { kind: 'argmax' } });
   const tokenizer = model.requireTokenizer();
   for (const g of played) {
     assert.equal(g.episodes.length, 5);
@@ -45,7 +45,7 @@ test('the model plays the two-step task: its transcript is the text it read, its
       g.decisions[i].logProbs.forEach((lp, k) => assert.ok(Math.abs(lp - expected[k]) < 1e-4, `${lp} vs ${expected[k]}`));
     }
   }
-  const again = await playTwoStep(model, { experiments: 3, episodes: 5, randomEpisodes: 2, seed: 4, batchSize: 3 });
+  const again = await playTwoStep(model, { experiments: 3, episodes: 5, randomEpisodes: 2, seed: 4, batchSize: 3, policy: { kind: 'argmax' } });
   assert.deepEqual(again.map((g) => g.transcript.text), played.map((g) => g.transcript.text), 'the same seed plays the same games, whatever the batching');
 });
 
