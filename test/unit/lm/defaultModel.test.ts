@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultModelDir } from '../../../src/cli/defaultModel';
 import { answerDistribution, loadModel, playTwoStep, type LanguageModel } from '../../../src/core/lm';
+import { estimate, mean } from '../../../src/core/stats';
 import { tempDir } from '../../fixtures/lm/folders';
 
 const folder = defaultModelDir();
@@ -43,4 +44,16 @@ test('the default model plays a short two-step game through its KV cache, as its
     // After the random opening the model's own choices are its most probable labels.
     for (const d of g.decisions.filter((d) => d.byModel)) assert.equal(d.action, d.logProbs.indexOf(Math.max(...d.logProbs)));
   }
+});
+
+test('the default model beats a random policy in the two-step task on a fixed seed', async () => {
+  // 40 experiments of 30 episodes, the first 7 random, argmax choices; seeds never used in training.
+  const played = await playTwoStep(model, { experiments: 40, episodes: 30, randomEpisodes: 7, seed: 90210, batchSize: 40 });
+  // Per experiment, the chance of treasure of the aliens the model asked, minus a random policy's
+  // (every alien equally likely), over episodes 8-30: the expected return, free of the coin flips.
+  const advantage = played.map((g) =>
+    mean(g.episodes.slice(7).map((e) => e.rewardProbs[e.secondState][e.secondAction] - mean(e.rewardProbs.flat()))),
+  );
+  const { mean: m, ci95 } = estimate(advantage);
+  assert.ok(ci95[0] > 0, `advantage over random ${m.toFixed(3)} [${ci95[0].toFixed(3)}, ${ci95[1].toFixed(3)}]`);
 });
