@@ -40,6 +40,8 @@ export interface CommonStudyOptions {
   saeL1?: number;
   /** How the model picks its labels where it acts (the two-step task). */
   policy?: AnswerPolicy;
+  /** How many of the best-tracking latents are lesioned, and how many least-correlated ones in the control (default 1 for the two-step task and the graph, 4 for the grid, as the paper). */
+  lesionLatents?: number;
 }
 
 export interface ReproduceOptions {
@@ -86,7 +88,7 @@ export async function reproduce(model: LanguageModel, o: ReproduceOptions, log: 
 }
 
 async function runTask(ctx: StudyContext, task: TaskKind, c: CommonStudyOptions): Promise<{ result: TaskResult; blocks: BlockStudy[] }> {
-  const defined = definedOnly({ experiments: c.experiments, episodes: c.episodes, seed: c.seed, permutations: c.permutations });
+  const defined = definedOnly({ experiments: c.experiments, episodes: c.episodes, seed: c.seed, permutations: c.permutations, lesionLatents: c.lesionLatents });
   switch (task) {
     case 'two-step': {
       const study = await twoStepStudy(ctx, { ...defined, ...definedOnly({ policy: c.policy }), sae: { ...TWO_STEP_STUDY_DEFAULTS.sae, ...definedOnly({ epochs: c.saeEpochs, l1Coefficient: c.saeL1 }) } });
