@@ -27,6 +27,7 @@ Options:
   --permutations N     permutations of the null per block (default 200)
   --sae-epochs N       SAE training epochs (default 30 for the two-step task and 15 for the others, as the paper)
   --sae-l1 X           the SAEs' L1 coefficient (default 5)
+  --sae-expansion X    SAE latents per residual dimension (default 8)
   --lesion-latents N   latents lesioned, and in the control (default 1; 4 for the grid, as the paper)
   --provider P         auto, cuda, webgpu or cpu (default auto)
 ${POLICY_HELP}`;
@@ -44,6 +45,7 @@ export const reproduce: Command = {
       permutations: { type: 'string' },
       'sae-epochs': { type: 'string' },
       'sae-l1': { type: 'string' },
+      'sae-expansion': { type: 'string' },
       'lesion-latents': { type: 'string' },
       provider: { type: 'string', default: 'auto' },
       policy: { type: 'string' },
@@ -69,6 +71,7 @@ export const reproduce: Command = {
         permutations: intOption('permutations', values.permutations, 0),
         saeEpochs: intOption('sae-epochs', values['sae-epochs'], 1),
         saeL1: numberOption('sae-l1', values['sae-l1'], 0),
+        saeExpansion: numberOption('sae-expansion', values['sae-expansion'], Number.MIN_VALUE),
         lesionLatents: intOption('lesion-latents', values['lesion-latents'], 1),
         policy: policyOption(values.policy, values.temperature),
       };

@@ -38,6 +38,8 @@ export interface CommonStudyOptions {
   saeEpochs?: number;
   /** The standard SAE's L1 coefficient (sparsity penalty). */
   saeL1?: number;
+  /** SAE latents per residual dimension (default 8). */
+  saeExpansion?: number;
   /** How the model picks its labels where it acts (the two-step task). */
   policy?: AnswerPolicy;
   /** How many of the best-tracking latents are lesioned, and how many least-correlated ones in the control (default 1 for the two-step task and the graph, 4 for the grid, as the paper). */
@@ -87,17 +89,22 @@ export async function reproduce(model: LanguageModel, o: ReproduceOptions, log: 
   return results;
 }
 
+/** The SAE options the command line sets, over each task's defaults. */
+function saeOverrides(c: CommonStudyOptions) {
+  return definedOnly({ epochs: c.saeEpochs, l1Coefficient: c.saeL1, expansionFactor: c.saeExpansion });
+}
+
 async function runTask(ctx: StudyContext, task: TaskKind, c: CommonStudyOptions): Promise<{ result: TaskResult; blocks: BlockStudy[] }> {
   const defined = definedOnly({ experiments: c.experiments, episodes: c.episodes, seed: c.seed, permutations: c.permutations, lesionLatents: c.lesionLatents });
   switch (task) {
     case 'two-step': {
-      const study = await twoStepStudy(ctx, { ...defined, ...definedOnly({ policy: c.policy }), sae: { ...TWO_STEP_STUDY_DEFAULTS.sae, ...definedOnly({ epochs: c.saeEpochs, l1Coefficient: c.saeL1 }) } });
+      const study = await twoStepStudy(ctx, { ...defined, ...definedOnly({ policy: c.policy }), sae: { ...TWO_STEP_STUDY_DEFAULTS.sae, ...saeOverrides(c) } });
       return { result: await twoStepResult(study, ctx.outDir), blocks: study.blocks };
     }
     case 'grid':
-      return gridTask(ctx, { ...WATCH_STUDY_DEFAULTS, ...defined, sae: { ...WATCH_STUDY_DEFAULTS.sae, ...definedOnly({ epochs: c.saeEpochs, l1Coefficient: c.saeL1 }) } });
+      return gridTask(ctx, { ...WATCH_STUDY_DEFAULTS, ...defined, sae: { ...WATCH_STUDY_DEFAULTS.sae, ...saeOverrides(c) } });
     case 'graph':
-      return graphTask(ctx, { ...WATCH_STUDY_DEFAULTS, lesionLatents: 1, ...defined, sae: { ...WATCH_STUDY_DEFAULTS.sae, ...definedOnly({ epochs: c.saeEpochs, l1Coefficient: c.saeL1 }) } });
+      return graphTask(ctx, { ...WATCH_STUDY_DEFAULTS, lesionLatents: 1, ...defined, sae: { ...WATCH_STUDY_DEFAULTS.sae, ...saeOverrides(c) } });
   }
 }
 
