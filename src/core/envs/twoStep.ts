@@ -1,5 +1,6 @@
 import { checkKnownKeys, checkNumber, checkProbability, ConfigError } from '../config';
 import { Rng, type RngState } from '../random';
+import { mean } from '../stats';
 import type { TabularSpec, Transition } from './types';
 
 /**
@@ -60,6 +61,16 @@ export interface TwoStepEpisode {
   reward: number;
   /** The reward probabilities in force during this episode, [state][option]. */
   rewardProbs: number[][];
+}
+
+/** The chance of treasure of the option chosen in an episode: the mean of its reward without the coin flip. */
+export function expectedReward(ep: TwoStepEpisode): number {
+  return ep.rewardProbs[ep.secondState][ep.secondAction];
+}
+
+/** What a uniformly random policy earns on average under an episode's reward probabilities: the mean of the four. */
+export function chanceReward(ep: TwoStepEpisode): number {
+  return mean(ep.rewardProbs.flat());
 }
 
 export interface TwoStepJSON {

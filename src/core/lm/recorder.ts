@@ -32,7 +32,7 @@ export class ResidualRecorder {
     for (const b of blocks) this.rows.set(b, []);
   }
 
-  /** A recorder writing to a new activation store in `dir` (an empty or missing folder). */
+  /** A recorder writing to a new activation store in `dir` (an empty or missing folder; the store makes it). */
   static async open(dir: string, blocks: readonly number[], dModel: number, positions: RecordedPositions = 'answers'): Promise<ResidualRecorder> {
     const store = await ActivationStoreWriter.open(dir, { blocks: [...blocks], dModel, metaFields: RECORDED_FIELDS });
     return new ResidualRecorder(store, blocks, dModel, positions);

@@ -61,9 +61,17 @@ export async function watchTranscripts(
       const predictions = t.spans.map((span, k): Prediction => {
         const at = answers[b][k];
         const dist = answerDistribution(result.logits[b].subarray(at.position * vocab, (at.position + 1) * vocab), at.candidates);
-        const meta = { experiment: index, episode: span.episode, step: span.step, position: at.position, token: encoded[b].ids[at.position] };
-        const tap = (block: number) => result.taps.get(block)![b].subarray(at.position * dModel, (at.position + 1) * dModel);
-        const row = recorded !== null ? recorded + at.position : (hooks.recorder?.add(tap, meta) ?? null);
+        let row: number | null = null;
+        if (recorded !== null) row = recorded + at.position;
+        else if (hooks.recorder) {
+          row = hooks.recorder.add((block) => result.taps.get(block)![b].subarray(at.position * dModel, (at.position + 1) * dModel), {
+            experiment: index,
+            episode: span.episode,
+            step: span.step,
+            position: at.position,
+            token: encoded[b].ids[at.position],
+          });
+        }
         return {
           episode: span.episode,
           step: span.step,

@@ -8,6 +8,7 @@ import { graphTargets, gridTargets, targetColumn, targetFamily, type TargetTable
 import { definedOnly } from '../config';
 import { CommunityGraph } from '../envs/communityGraph';
 import { gridSpec } from '../envs/gridWorld';
+import { chanceReward } from '../envs/twoStep';
 import { TASK_KINDS, type TaskKind } from '../envs/types';
 import { watchTranscripts, type AnswerPolicy, type LanguageModel, type WatchedTranscript } from '../lm';
 import {
@@ -232,7 +233,7 @@ async function latentFigure(dir: string, outDir: string, blocks: readonly BlockS
 async function twoStepResult(s: TwoStepStudy, outDir: string): Promise<TaskResult> {
   const dir = join(outDir, 'figures', 'two-step');
   const conditions = s.conditions.map((c) => c.condition);
-  const chance = mean(s.clean.played.map((g) => mean(g.episodes.slice(s.options.randomEpisodes).map((e) => mean(e.rewardProbs.flat())))));
+  const chance = mean(s.clean.played.map((g) => mean(g.episodes.slice(s.options.randomEpisodes).map(chanceReward))));
   const figures = [
     await writeFigure(
       dir,

@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compareModels } from '../agents/compare';
 import { COPY_BEST } from '../agents/copyBest';
@@ -9,7 +9,7 @@ import { saeDelta, type Edit } from '../analysis/interventions';
 import type { BestLatentResult, Figure, InterventionResult } from '../analysis/results';
 import { scanLatents } from '../analysis/scan';
 import { gatherRows, twoStepTargets, type TargetTable } from '../analysis/targets';
-import { TWO_STEP_SPEC, type TwoStepEpisode } from '../envs/twoStep';
+import { expectedReward, TWO_STEP_SPEC } from '../envs/twoStep';
 import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, type AnswerPolicy, type DeltaFn, type PlayOptions, type LanguageModel, type PlayedExperiment, type RecordedPositions } from '../lm';
 import { ActivationStore, SaeSession, type TrainOptions } from '../sae';
 import { estimate, mean, type Estimate } from '../stats';
@@ -211,7 +211,6 @@ async function playRecorded(
 ): Promise<PlayedExperiment[]> {
   // The store is this run's own intermediate data: a previous run's is replaced.
   await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
   const recorder = await ResidualRecorder.open(dir, blocks, ctx.model.info.dModel, positions);
   const played = await playTwoStep(ctx.model, play, { recorder, interventions, signal: ctx.signal });
   await recorder.close();
@@ -219,8 +218,7 @@ async function playRecorded(
 }
 
 function outcome(condition: string, played: PlayedExperiment[], randomEpisodes: number): ConditionOutcome {
-  const expected = (e: TwoStepEpisode) => e.rewardProbs[e.secondState][e.secondAction];
-  const returns = played.map((g) => mean(g.episodes.slice(randomEpisodes).map(expected)));
+  const returns = played.map((g) => mean(g.episodes.slice(randomEpisodes).map(expectedReward)));
   const data = { spec: TWO_STEP_SPEC, experiments: played };
   const fit = fitModel(Q_LEARNING, data, { restarts: 3, seed: 0 });
   const nllPerExperiment = fit.latents.map((steps, e) => -steps.reduce((s, l, i) => s + (played[e].scored[i] ? l.logProb : 0), 0));
@@ -228,7 +226,7 @@ function outcome(condition: string, played: PlayedExperiment[], randomEpisodes: 
     condition,
     played,
     returns,
-    returnPerEpisode: played[0].episodes.map((_, k) => estimate(played.map((g) => expected(g.episodes[k])))),
+    returnPerEpisode: played[0].episodes.map((_, k) => estimate(played.map((g) => expectedReward(g.episodes[k])))),
     nll: fit.nll,
     nllPerExperiment,
   };

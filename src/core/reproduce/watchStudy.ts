@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { saeDelta, type Edit } from '../analysis/interventions';
 import type { BestLatentResult, InterventionResult } from '../analysis/results';
@@ -72,7 +72,6 @@ export async function watchStudy(
   log(`${task}: the model watches ${transcripts.length} experiments, recording ${blocks.length} blocks`);
   const dir = join(ctx.outDir, 'activations', `${task}-clean`);
   await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
   const recorder = await ResidualRecorder.open(dir, blocks, model.info.dModel, 'every');
   const clean = await watchTranscripts(model, transcripts, {}, { recorder, signal: ctx.signal });
   await recorder.close();

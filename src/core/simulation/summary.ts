@@ -5,7 +5,7 @@ import { MYOPIC_Q_LEARNING, Q_LEARNING } from '../agents/qLearning';
 import { REPETITION } from '../agents/repetition';
 import type { ChoiceLatents } from '../agents/types';
 import { gridSpec, gridStepTransition, shuffleGridRewards } from '../envs/gridWorld';
-import { TWO_STEP_SPEC } from '../envs/twoStep';
+import { chanceReward, TWO_STEP_SPEC } from '../envs/twoStep';
 import { columnEstimates, estimate, mean, type Estimate } from '../stats';
 import { walkCeiling, type GraphRecord } from './graph';
 import type { GridRecord } from './grid';
@@ -37,8 +37,7 @@ export function summariseTwoStep(records: readonly TwoStepRecord[]): TwoStepSumm
   const randomEpisodes = first.scored.indexOf(true) < 0 ? first.episodes.length : first.scored.indexOf(true) / 2;
   const rewards = records.map((r) => r.episodes.map((e) => e.reward));
   const late = (xs: number[]) => mean(xs.slice(randomEpisodes));
-  // A random policy earns the mean of the four reward probabilities in force.
-  const chance = records.map((r) => late(r.episodes.map((e) => mean(e.rewardProbs.flat()))));
+  const chance = records.map((r) => late(r.episodes.map(chanceReward)));
   const stay = { commonRewarded: [] as number[], commonUnrewarded: [] as number[], rareRewarded: [] as number[], rareUnrewarded: [] as number[] };
   for (const r of records) {
     const counts = { commonRewarded: [0, 0], commonUnrewarded: [0, 0], rareRewarded: [0, 0], rareUnrewarded: [0, 0] };

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultModelDir } from '../../../src/cli/defaultModel';
+import { chanceReward, expectedReward } from '../../../src/core/envs/twoStep';
 import { answerDistribution, loadModel, playTwoStep, type LanguageModel } from '../../../src/core/lm';
 import { estimate, mean } from '../../../src/core/stats';
 import { tempDir } from '../../fixtures/lm/folders';
@@ -52,7 +53,7 @@ test('the default model beats a random policy in the two-step task on a fixed se
   // Per experiment, the chance of treasure of the aliens the model asked, minus a random policy's
   // (every alien equally likely), over episodes 8-30: the expected return, free of the coin flips.
   const advantage = played.map((g) =>
-    mean(g.episodes.slice(7).map((e) => e.rewardProbs[e.secondState][e.secondAction] - mean(e.rewardProbs.flat()))),
+    mean(g.episodes.slice(7).map((e) => expectedReward(e) - chanceReward(e))),
   );
   const { mean: m, ci95 } = estimate(advantage);
   assert.ok(ci95[0] > 0, `advantage over random ${m.toFixed(3)} [${ci95[0].toFixed(3)}, ${ci95[1].toFixed(3)}]`);
