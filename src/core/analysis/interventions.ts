@@ -1,5 +1,5 @@
 import type { BlockResidual, DeltaFn } from '../lm';
-import type { SaeSession } from '../sae';
+import { gatherRows, reconstructionDelta, splicedRows, type SaeSession, type SplicePositions } from '../sae';
 
 /**
  * Interventions on SAE latents, spliced into the transformer through the delta
@@ -23,30 +23,22 @@ export interface LatentIntervention {
    * 'all': every position; 'last': the last position of each sequence in a pass,
    * which, when the model plays, is the decision point being answered.
    */
-  at: 'all' | 'last';
+  at: SplicePositions;
 }
 
 /** The delta function that carries out an intervention with the block's SAE. */
 export function saeDelta(session: SaeSession, intervention: LatentIntervention): DeltaFn {
   const { sae } = session;
   const { edit, at } = intervention;
+  if (edit.kind === 'reconstruct') return reconstructionDelta(session, at);
   const wDec = sae.params.W_dec;
   return async (r: BlockResidual) => {
-    if (r.dModel !== sae.dIn) throw new RangeError(`block ${r.block}: the residual has width ${r.dModel}, the SAE d_in ${sae.dIn}`);
-    const rows = editedRows(r, at);
+    if (r.dModel !== sae.dIn) throw new RangeError(`block ${r.block}: the residual has width ${r.dModel}, the SAE's d_in is ${sae.dIn}`);
+    const rows = splicedRows(r, at);
     if (rows.length === 0) return null;
     const d = r.dModel;
-    const x = new Float32Array(rows.length * d);
-    rows.forEach((row, i) => x.set(r.data.subarray(row * d, (row + 1) * d), i * d));
-    const f = await session.encode(x);
+    const f = await session.encode(gatherRows(r, rows));
     const delta = new Float32Array(r.data.length);
-    if (edit.kind === 'reconstruct') {
-      const recon = await session.decode(f);
-      rows.forEach((row, i) => {
-        for (let j = 0; j < d; j++) delta[row * d + j] = recon[i * d + j] - x[i * d + j];
-      });
-      return delta;
-    }
     rows.forEach((row, i) => {
       for (const k of edit.latents) {
         const before = f[i * sae.dSae + k];
@@ -68,16 +60,4 @@ function edited(value: number, op: LatentOp): number {
     case 'scale':
       return value * op.factor;
   }
-}
-
-/** Row indices ([batch, positions] flattened) the intervention touches. */
-function editedRows(r: BlockResidual, at: 'all' | 'last'): number[] {
-  const rows: number[] = [];
-  for (let b = 0; b < r.batch; b++) {
-    const n = r.lengths[b];
-    if (n === 0) continue;
-    if (at === 'last') rows.push(b * r.positions + n - 1);
-    else for (let p = 0; p < n; p++) rows.push(b * r.positions + p);
-  }
-  return rows;
 }

@@ -1,7 +1,8 @@
-import type { BlockResidual, DeltaFn, Interventions, LanguageModel } from '../lm';
+import type { DeltaFn, Interventions, LanguageModel } from '../lm';
 import type { Sae } from './sae';
 import { SaeSession, type SaeSessionOptions } from './session';
 import type { ActivationSource } from './source';
+import { reconstructionDelta } from './splice';
 
 /** Quality of an SAE on a set of activations. */
 export interface SaeEvaluation {
@@ -99,22 +100,6 @@ function nextTokenLoss(logits: Float32Array, ids: readonly number[], vocab: numb
   return total;
 }
 
-/** The valid rows of a pass's residual, [sum of lengths, d_model], and a function that scatters such rows back into a delta. */
-function validRows(r: BlockResidual): { rows: Float32Array; delta: (rows: Float32Array) => Float32Array } {
-  const d = r.dModel;
-  const offsets = r.lengths.flatMap((len, b) => Array.from({ length: len }, (_, p) => (b * r.positions + p) * d));
-  const rows = new Float32Array(offsets.length * d);
-  offsets.forEach((o, i) => rows.set(r.data.subarray(o, o + d), i * d));
-  return {
-    rows,
-    delta: (values) => {
-      const out = new Float32Array(r.data.length);
-      offsets.forEach((o, i) => out.set(values.subarray(i * d, (i + 1) * d), o));
-      return out;
-    },
-  };
-}
-
 /**
  * CE loss recovered (as SAELens and the SAE literature report it): the model's
  * mean next-token cross-entropy on `sequences` clean; with the residual stream
@@ -136,12 +121,7 @@ export async function ceLossRecovered(
   const batchSize = options.batchSize ?? 8;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   const session = options.session ?? SaeSession.create(sae, options);
-  const splice: DeltaFn = async (r) => {
-    const { rows, delta } = validRows(r);
-    const recon = await session.reconstruct(rows);
-    for (let i = 0; i < recon.length; i++) recon[i] -= rows[i];
-    return delta(recon);
-  };
+  const splice = reconstructionDelta(session, 'all');
   // Padding rows' deltas are ignored, so every row can be negated.
   const zero: DeltaFn = (r) => r.data.map((v) => -v);
   const totals = { clean: 0, spliced: 0, zeroAblated: 0 };

@@ -17,6 +17,8 @@ export { memorySource } from './source';
 export type { ActivationSource } from './source';
 export { SaeSession } from './session';
 export type { SaeSessionOptions } from './session';
+export { reconstructionDelta, splicedRows, gatherRows } from './splice';
+export type { SplicePositions } from './splice';
 export { evaluateSae, densityHistogram, ceLossRecovered } from './evaluate';
 export type { SaeEvaluation, DensityHistogram, EvaluateOptions, CeLossResult, CeLossOptions } from './evaluate';
 export { buildTrainingModel, buildGradientModel } from './trainingGraph';

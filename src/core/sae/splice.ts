@@ -1,0 +1,51 @@
+import type { BlockResidual, DeltaFn } from '../lm';
+import type { SaeSession } from './session';
+
+/**
+ * Which positions of a pass an SAE splice touches. 'all': every real token;
+ * 'last': the last token of each sequence in the pass, which, when the model
+ * plays, is the decision point being answered.
+ */
+export type SplicePositions = 'all' | 'last';
+
+/** Row indices ([batch, positions] flattened) of the positions a splice touches; padding is never touched. */
+export function splicedRows(r: BlockResidual, at: SplicePositions): number[] {
+  const rows: number[] = [];
+  for (let b = 0; b < r.batch; b++) {
+    const n = r.lengths[b];
+    if (n === 0) continue;
+    if (at === 'last') rows.push(b * r.positions + n - 1);
+    else for (let p = 0; p < n; p++) rows.push(b * r.positions + p);
+  }
+  return rows;
+}
+
+/** The residual rows at `rows`, packed [rows.length, d_model]. */
+export function gatherRows(r: BlockResidual, rows: readonly number[]): Float32Array {
+  const d = r.dModel;
+  const x = new Float32Array(rows.length * d);
+  rows.forEach((row, i) => x.set(r.data.subarray(row * d, (row + 1) * d), i * d));
+  return x;
+}
+
+/**
+ * The full-reconstruction splice through a block's delta input: at the chosen
+ * positions the residual x becomes the SAE's reconstruction decode(encode(x))
+ * (delta = x_hat - x); elsewhere it is left alone. The baseline of every lesion
+ * and the middle term of the CE loss recovered.
+ */
+export function reconstructionDelta(session: SaeSession, at: SplicePositions = 'all'): DeltaFn {
+  return async (r: BlockResidual) => {
+    if (r.dModel !== session.sae.dIn) throw new RangeError(`block ${r.block}: the residual has width ${r.dModel}, the SAE's d_in is ${session.sae.dIn}`);
+    const rows = splicedRows(r, at);
+    if (rows.length === 0) return null;
+    const d = r.dModel;
+    const x = gatherRows(r, rows);
+    const recon = await session.reconstruct(x);
+    const delta = new Float32Array(r.data.length);
+    rows.forEach((row, i) => {
+      for (let j = 0; j < d; j++) delta[row * d + j] = recon[i * d + j] - x[i * d + j];
+    });
+    return delta;
+  };
+}
