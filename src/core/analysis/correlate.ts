@@ -11,6 +11,7 @@
  * A constant column (a dead latent, or a target that never changes) has no
  * correlation: its r is NaN, and NaN is skipped wherever a best or a maximum is taken.
  */
+import { pearson } from '../stats';
 
 /** A block's activations prepared for correlation: column statistics and nonzero entries by row (CSR). */
 export interface LatentColumns {
@@ -287,24 +288,8 @@ function forEachTie(order: readonly number[], key: (i: number) => number, group:
 }
 
 function pearsonOrNaN(x: Float64Array, y: Float64Array): number {
-  const n = x.length;
-  let mx = 0;
-  let my = 0;
-  for (let i = 0; i < n; i++) {
-    mx += x[i];
-    my += y[i];
-  }
-  mx /= n;
-  my /= n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (x[i] - mx) * (y[i] - my);
-    sxx += (x[i] - mx) ** 2;
-    syy += (y[i] - my) ** 2;
-  }
-  return sxx > 0 && syy > 0 ? clamp(sxy / Math.sqrt(sxx * syy)) : NaN;
+  const r = pearson(x, y);
+  return Number.isFinite(r) ? clamp(r) : NaN;
 }
 
 /** Rounding can carry |r| a hair past 1. */

@@ -5,21 +5,7 @@ import { negLogLikelihood } from '../../../src/core/agents/likelihood';
 import { Q_LEARNING } from '../../../src/core/agents/qLearning';
 import { simulateTwoStepBatch } from '../../../src/core/agents/simulate';
 import { Rng } from '../../../src/core/random';
-
-function pearson(x: readonly number[], y: readonly number[]): number {
-  const n = x.length;
-  const mx = x.reduce((s, v) => s + v, 0) / n;
-  const my = y.reduce((s, v) => s + v, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (x[i] - mx) * (y[i] - my);
-    sxx += (x[i] - mx) ** 2;
-    syy += (y[i] - my) ** 2;
-  }
-  return sxy / Math.sqrt(sxx * syy);
-}
+import { pearson } from '../../../src/core/stats';
 
 /*
  * Parameter recovery. Each simulated agent runs the paper's design, 100
