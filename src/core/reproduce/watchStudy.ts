@@ -36,6 +36,12 @@ export interface WatchCondition {
   /** Mean accuracy over all episodes, per experiment. */
   accuracy: number[];
   accuracyPerEpisode: Estimate[];
+  /**
+   * Mean log-probability the model gave the answers that came, per experiment:
+   * the continuous counterpart of accuracy, which moves with every change of
+   * the model's prediction and not only with those that flip its best guess.
+   */
+  logProb: number[];
 }
 
 export interface WatchStudy {
@@ -110,10 +116,17 @@ export async function watchStudy(
   await session.release();
 
   const byName = new Map(conditions.map((c) => [c.condition, c]));
-  const lesion = byName.get('lesion')!.accuracy;
-  const controlAccuracy = byName.get('control')!.accuracy;
-  const interventions: InterventionResult[] = conditions.map((c) => ({ condition: c.condition, metric: 'accuracy', ...asResult(estimate(c.accuracy)) }));
-  interventions.push({ condition: 'lesion-minus-control', metric: 'accuracy', ...asResult(estimate(lesion.map((a, i) => a - controlAccuracy[i]))) });
+  const lesionOutcome = byName.get('lesion')!;
+  const controlOutcome = byName.get('control')!;
+  const paired = (a: number[], b: number[]) => asResult(estimate(a.map((x, i) => x - b[i])));
+  const interventions: InterventionResult[] = conditions.flatMap((c) => [
+    { condition: c.condition, metric: 'accuracy', ...asResult(estimate(c.accuracy)) },
+    { condition: c.condition, metric: 'log-prob', ...asResult(estimate(c.logProb)) },
+  ]);
+  interventions.push(
+    { condition: 'lesion-minus-control', metric: 'accuracy', ...paired(lesionOutcome.accuracy, controlOutcome.accuracy) },
+    { condition: 'lesion-minus-control', metric: 'log-prob', ...paired(lesionOutcome.logProb, controlOutcome.logProb) },
+  );
   const bestLatents = bestLatentResults(studies);
   return { blocks: studies, targets, lesionBlock: lesionStudy.block, lesionTarget, lesioned, control, conditions, bestLatents, interventions };
 }
@@ -124,5 +137,6 @@ export function condition(name: string, watched: WatchedTranscript[]): WatchCond
     watched,
     accuracy: watched.map((w) => mean(w.accuracyPerEpisode)),
     accuracyPerEpisode: watched[0].accuracyPerEpisode.map((_, e) => estimate(watched.map((w) => w.accuracyPerEpisode[e]))),
+    logProb: watched.map((w) => mean(w.logProbPerEpisode)),
   };
 }

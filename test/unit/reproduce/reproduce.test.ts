@@ -50,6 +50,13 @@ test('reproduce runs every task end to end and writes files that read back', asy
   const twoStep = read.tasks['two-step']!;
   const value = (condition: string, metric: string) => twoStep.interventions.find((i) => i.condition === condition && i.metric === metric)!.value;
   assert.ok(Number.isFinite(value('lesion', 'return')) && Number.isFinite(value('none', 'nll')));
+  // Grid and graph report the mean log-probability of the answers beside accuracy; the paired difference is the difference of the means.
+  for (const task of ['grid', 'graph'] as const) {
+    const rows = read.tasks[task]!.interventions;
+    const logProb = (condition: string) => rows.find((i) => i.condition === condition && i.metric === 'log-prob')!.value;
+    assert.ok(logProb('none') < 0 && logProb('lesion') < 0, task);
+    assert.ok(Math.abs(logProb('lesion-minus-control') - (logProb('lesion') - logProb('control'))) < 1e-9, task);
+  }
   const latents = await readLatents(out);
   assert.ok(latents.latents.length > 0);
   assert.equal(latents.modelHash, model.info.hash);
