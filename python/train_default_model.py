@@ -11,6 +11,11 @@ folder with `tokenizer.json`, `config.json` and `training_log.csv`.
 
 Run with Debian's PyTorch (python3-torch, libopenblas0-pthread) or any PyTorch:
     /usr/bin/python3 python/train_default_model.py --data two-step.jsonl grid.jsonl graph.jsonl --out models/icrl-tiny
+
+On a CPU, keep glibc from handing every large tensor back to the kernel, or fresh
+pages are faulted in for each attention matrix and the element-wise operations run
+many times slower (seen as high system time in `top`):
+    export MALLOC_MMAP_THRESHOLD_=17179869184 MALLOC_TRIM_THRESHOLD_=17179869184 OMP_WAIT_POLICY=PASSIVE
 """
 from __future__ import annotations
 
