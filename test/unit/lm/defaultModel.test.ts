@@ -48,7 +48,7 @@ test('the default model plays a short two-step game through its KV cache, as its
 });
 
 test('the default model beats a random policy in the two-step task on a fixed seed', async () => {
-  // 40 experiments of 30 episodes, the first 7 random, argmax choices; seeds never used in training.
+  // 40 experiments of 30 episodes, the first 7 random, then sampled choices (the default policy); seeds never used in training.
   const played = await playTwoStep(model, { experiments: 40, episodes: 30, randomEpisodes: 7, seed: 90210, batchSize: 40 });
   // Per experiment, the chance of treasure of the aliens the model asked, minus a random policy's
   // (every alien equally likely), over episodes 8-30: the expected return, free of the coin flips.
