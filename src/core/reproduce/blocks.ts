@@ -89,21 +89,50 @@ export async function studyBlocks(storeDir: string, targets: TargetTable, o: Blo
 }
 
 /** Latents ordered by |r| with one target, most correlated first; constant (dead) latents left out. */
-export function latentsByCorrelation(study: BlockStudy, targets: TargetTable, target: string): { latent: number; r: number }[] {
-  const m = correlate(prepareLatents(study.acts, study.sae.dSae), selectTargets(targets, [target]));
-  const out: { latent: number; r: number }[] = [];
-  for (let j = 0; j < study.sae.dSae; j++) if (Number.isFinite(m.r[j])) out.push({ latent: j, r: m.r[j] });
+export function latentsByCorrelation(study: BlockStudy, targets: TargetTable, target: string): RankedLatent[] {
+  const columns = prepareLatents(study.acts, study.sae.dSae);
+  const m = correlate(columns, selectTargets(targets, [target]));
+  const d = study.sae.dIn;
+  const wDec = study.sae.params.W_dec;
+  const out: RankedLatent[] = [];
+  for (let j = 0; j < study.sae.dSae; j++) {
+    if (!Number.isFinite(m.r[j])) continue;
+    let norm = 0;
+    for (let k = 0; k < d; k++) norm += wDec[j * d + k] ** 2;
+    out.push({ latent: j, r: m.r[j], weight: columns.mean[j] * Math.sqrt(norm) });
+  }
   return out.sort((a, b) => Math.abs(b.r) - Math.abs(a.r));
+}
+
+/** A latent ranked by its correlation with a target, and how much of the residual stream it carries at the rows correlated. */
+export interface RankedLatent {
+  latent: number;
+  r: number;
+  /** Mean activation times the norm of its decoder row: the average size of what ablating it removes. */
+  weight: number;
 }
 
 /**
  * The latents to lesion (the n most correlated with the target) and the control
- * set (the n least correlated). Latents that never fire have no correlation and
- * are not ranked, so the control latents are live ones.
+ * set: the n least correlated among the latents that carry at least as much of
+ * the residual stream as the lightest lesioned one (by {@link RankedLatent.weight}),
+ * so that the control removes as much as the lesion and differs only in what it
+ * removes. A latent that barely fires has almost no correlation with anything,
+ * and ablating it changes nothing: a control of such latents would be the clean
+ * run again. Where too few latents are as heavy, the heaviest of the rest fill
+ * the set.
  */
-export function lesionSets(study: BlockStudy, targets: TargetTable, target: string, n: number): { lesioned: { latent: number; r: number }[]; control: { latent: number; r: number }[] } {
+export function lesionSets(study: BlockStudy, targets: TargetTable, target: string, n: number): { lesioned: RankedLatent[]; control: RankedLatent[] } {
   const ranked = latentsByCorrelation(study, targets, target);
-  return { lesioned: ranked.slice(0, n), control: ranked.slice(-n).reverse() };
+  const lesioned = ranked.slice(0, n);
+  const rest = ranked.slice(n);
+  const lightest = Math.min(...lesioned.map((l) => l.weight));
+  const control = rest.filter((l) => l.weight >= lightest).slice(-n).reverse();
+  if (control.length < n) {
+    const chosen = new Set(control.map((l) => l.latent));
+    control.push(...rest.filter((l) => !chosen.has(l.latent)).sort((a, b) => b.weight - a.weight).slice(0, n - control.length));
+  }
+  return { lesioned, control };
 }
 
 /** Every block's best latent per target, from the SAE and from both baselines, as results.json lists them. */
