@@ -72,6 +72,12 @@ export function estimate(values: ArrayLike<number>): Estimate {
   return { mean: m, ci95: [m - half, m + half], n };
 }
 
+/** The mean of a - b paired element by element (e.g. one condition minus another, per experiment), with its 95% interval. */
+export function pairedDifference(a: readonly number[], b: readonly number[]): Estimate {
+  if (a.length !== b.length) throw new RangeError(`pairedDifference: lengths differ (${a.length} vs ${b.length})`);
+  return estimate(a.map((x, i) => x - b[i]));
+}
+
 /** Per-column estimates of a rows x columns table (e.g. experiments x episodes). */
 export function columnEstimates(rows: readonly (readonly number[])[]): Estimate[] {
   const width = rows.length === 0 ? 0 : rows[0].length;

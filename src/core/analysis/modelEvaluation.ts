@@ -10,7 +10,7 @@ import { chanceReward, expectedReward, TWO_STEP_SPEC } from '../envs/twoStep';
 import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, watchTranscripts, type AnswerPolicy, type LanguageModel, type WatchedTranscript } from '../lm';
 import { ActivationStore } from '../sae/activationStore';
 import { graphBatch, gridBatch, walkCeiling } from '../simulation';
-import { columnEstimates, estimate, formatEstimate, mean, type Estimate } from '../stats';
+import { columnEstimates, estimate, formatEstimate, mean, pairedDifference, type Estimate } from '../stats';
 import { ridgeProbe } from './probe';
 
 /**
@@ -144,7 +144,7 @@ export async function evaluateModel(
         modelReturn: estimate(modelReturns),
         modelExpectedReturn: estimate(expectedReturns),
         randomReturn: estimate(randomReturns),
-        advantage: estimate(expectedReturns.map((m, i) => m - randomReturns[i])),
+        advantage: pairedDifference(expectedReturns, randomReturns),
         returnPerEpisode: columnEstimates(played.map((g) => g.episodes.map((e) => e.reward))),
         comparison: comparison.rows,
       },
@@ -172,7 +172,7 @@ function accuracySummary(watched: readonly WatchedTranscript[]): AccuracySummary
     perEpisode: columnEstimates(watched.map((w) => w.accuracyPerEpisode)),
     first5: estimate(first),
     last5: estimate(last),
-    rise: estimate(last.map((l, i) => l - first[i])),
+    rise: pairedDifference(last, first),
     overall: estimate(watched.map((w) => mean(w.accuracyPerEpisode))),
   };
 }

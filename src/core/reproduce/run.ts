@@ -22,7 +22,7 @@ import {
   srCorrelationChart,
 } from '../plots';
 import { graphBatch, gridBatch, walkCeiling } from '../simulation';
-import { estimate, mean } from '../stats';
+import { mean, pairedDifference } from '../stats';
 import { latentsByCorrelation, type BlockStudy } from './blocks';
 import { writeFigure } from './figures';
 import { twoStepStudy, TWO_STEP_STUDY_DEFAULTS, type StudyContext, type TwoStepStudy } from './twoStep';
@@ -139,7 +139,7 @@ async function gridTask(ctx: StudyContext, o: WatchStudyOptions): Promise<{ resu
     await writeFigure(dir, 'max-correlation-per-block', maxCorrelationChart(curveRows(study.blocks, { tdError: 'TD error', qChosen: 'Q-value' }), { title: 'Grid world: best latent per block', smoothSigma: 0.5 }), ctx.outDir),
     ...(await latentFigure(dir, ctx.outDir, study.blocks, study.targets, study.lesionBlock, 'tdError', 'TD error')),
   ];
-  const trueMinusShuffled = estimate(clean.accuracy.map((a, i) => a - shuffled.accuracy[i]));
+  const trueMinusShuffled = pairedDifference(clean.accuracy, shuffled.accuracy);
   const interventions = [...study.interventions, { condition: 'true-minus-shuffled', metric: 'accuracy', value: trueMinusShuffled.mean, ci95: trueMinusShuffled.ci95 }];
   const lesionStudy = study.blocks.find((b) => b.block === study.lesionBlock)!;
   const strong = latentsByCorrelation(lesionStudy, study.targets, 'tdError').filter((l) => Math.abs(l.r) >= 0.75).length;

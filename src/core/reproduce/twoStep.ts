@@ -12,7 +12,7 @@ import { gatherRows, twoStepTargets, type TargetTable } from '../analysis/target
 import { expectedReward, TWO_STEP_SPEC } from '../envs/twoStep';
 import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, type AnswerPolicy, type DeltaFn, type PlayOptions, type LanguageModel, type PlayedExperiment, type RecordedPositions } from '../lm';
 import { ActivationStore, SaeSession, type TrainOptions } from '../sae';
-import { estimate, mean, type Estimate } from '../stats';
+import { estimate, mean, pairedDifference, type Estimate } from '../stats';
 import { asResult, bestLatentResults, lesionSets, studyBlocks, type BlockStudy } from './blocks';
 
 export interface TwoStepStudyOptions {
@@ -153,7 +153,6 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   await session.release();
 
   const byName = new Map(conditions.map((c) => [c.condition, c]));
-  const paired = (a: number[], b: number[]) => estimate(a.map((x, i) => x - b[i]));
   const lesion = byName.get('lesion')!;
   const controlOutcome = byName.get('control')!;
   const interventions: InterventionResult[] = conditions.flatMap((c) => [
@@ -161,8 +160,8 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     { condition: c.condition, metric: 'nll', value: c.nll, ci95: scaled(estimate(c.nllPerExperiment), c.nllPerExperiment.length) },
   ]);
   interventions.push(
-    { condition: 'lesion-minus-control', metric: 'return', ...asResult(paired(lesion.returns, controlOutcome.returns)) },
-    { condition: 'lesion-minus-control', metric: 'nll-per-experiment', ...asResult(paired(lesion.nllPerExperiment, controlOutcome.nllPerExperiment)) },
+    { condition: 'lesion-minus-control', metric: 'return', ...asResult(pairedDifference(lesion.returns, controlOutcome.returns)) },
+    { condition: 'lesion-minus-control', metric: 'nll-per-experiment', ...asResult(pairedDifference(lesion.nllPerExperiment, controlOutcome.nllPerExperiment)) },
   );
   const bestLatents = bestLatentResults(studies);
   const bestTd = lesionStudy.scan.best.find((b) => b.target === 'tdError')!;

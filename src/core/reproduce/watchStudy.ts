@@ -6,7 +6,7 @@ import { targetFamily, type TargetTable } from '../analysis/targets';
 import { ResidualRecorder, watchTranscripts, type DeltaFn, type WatchedTranscript } from '../lm';
 import type { Transcript } from '../prompts/transcript';
 import { SaeSession, type TrainOptions } from '../sae';
-import { estimate, mean, type Estimate } from '../stats';
+import { estimate, mean, pairedDifference, type Estimate } from '../stats';
 import { asResult, bestLatentResults, lesionSets, studyBlocks, type BlockStudy } from './blocks';
 import { spliceSequences, type StudyContext } from './twoStep';
 
@@ -118,14 +118,13 @@ export async function watchStudy(
   const byName = new Map(conditions.map((c) => [c.condition, c]));
   const lesionOutcome = byName.get('lesion')!;
   const controlOutcome = byName.get('control')!;
-  const paired = (a: number[], b: number[]) => asResult(estimate(a.map((x, i) => x - b[i])));
   const interventions: InterventionResult[] = conditions.flatMap((c) => [
     { condition: c.condition, metric: 'accuracy', ...asResult(estimate(c.accuracy)) },
     { condition: c.condition, metric: 'log-prob', ...asResult(estimate(c.logProb)) },
   ]);
   interventions.push(
-    { condition: 'lesion-minus-control', metric: 'accuracy', ...paired(lesionOutcome.accuracy, controlOutcome.accuracy) },
-    { condition: 'lesion-minus-control', metric: 'log-prob', ...paired(lesionOutcome.logProb, controlOutcome.logProb) },
+    { condition: 'lesion-minus-control', metric: 'accuracy', ...asResult(pairedDifference(lesionOutcome.accuracy, controlOutcome.accuracy)) },
+    { condition: 'lesion-minus-control', metric: 'log-prob', ...asResult(pairedDifference(lesionOutcome.logProb, controlOutcome.logProb)) },
   );
   const bestLatents = bestLatentResults(studies);
   return { blocks: studies, targets, lesionBlock: lesionStudy.block, lesionTarget, lesioned, control, conditions, bestLatents, interventions };
