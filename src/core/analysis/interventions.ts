@@ -1,5 +1,5 @@
 import type { BlockResidual, DeltaFn } from '../lm';
-import { gatherRows, reconstructionDelta, splicedRows, type SaeSession, type SplicePositions } from '../sae';
+import { checkResidualWidth, gatherRows, reconstructionDelta, splicedRows, type SaeSession, type SplicePositions } from '../sae';
 
 /**
  * Interventions on SAE latents, spliced into the transformer through the delta
@@ -33,11 +33,11 @@ export function saeDelta(session: SaeSession, intervention: LatentIntervention):
   if (edit.kind === 'reconstruct') return reconstructionDelta(session, at);
   const wDec = sae.params.W_dec;
   return async (r: BlockResidual) => {
-    if (r.dModel !== sae.dIn) throw new RangeError(`block ${r.block}: the residual has width ${r.dModel}, the SAE's d_in is ${sae.dIn}`);
+    checkResidualWidth(r, session);
     const rows = splicedRows(r, at);
     if (rows.length === 0) return null;
     const d = r.dModel;
-    const f = await session.encode(gatherRows(r, rows));
+    const f = await session.encode(gatherRows(r.data, d, rows));
     const delta = new Float32Array(r.data.length);
     rows.forEach((row, i) => {
       for (const k of edit.latents) {

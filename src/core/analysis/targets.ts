@@ -1,6 +1,7 @@
 import type { QLatents } from '../agents/qLearning';
 import type { SuccessorLatents } from '../agents/successor';
 import type { TaskKind } from '../envs/types';
+import { gatherRows as copyRows } from '../sae';
 
 /**
  * Regression targets: the learner's variables at every answer point, as named
@@ -139,13 +140,11 @@ export function selectTargets(table: TargetTable, names: readonly string[]): Tar
  */
 export function gatherRows(all: Float32Array, width: number, ids: ArrayLike<number>): Float32Array {
   const total = all.length / width;
-  const out = new Float32Array(ids.length * width);
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
     if (!(Number.isInteger(id) && id >= 0 && id < total)) throw new RangeError(`row id ${id} is not among the ${total} rows`);
-    out.set(all.subarray(id * width, (id + 1) * width), i * width);
   }
-  return out;
+  return copyRows(all, width, ids);
 }
 
 function indexed(prefix: string, n: number): string[] {

@@ -13,11 +13,11 @@ export { trainSae, trainSaes, SaeTrainer, TrainingDivergedError } from './train'
 export type { TrainProgress, TrainHooks, TrainResult, MultiBlockSource } from './train';
 export { ActivationStore, ActivationStoreWriter, ActivationStoreError, INDEX_FILE } from './activationStore';
 export type { RowMeta, StoreWriterOptions, StoreReadOptions } from './activationStore';
-export { memorySource } from './source';
+export { memorySource, gatherRows } from './source';
 export type { ActivationSource } from './source';
 export { SaeSession } from './session';
 export type { SaeSessionOptions } from './session';
-export { reconstructionDelta, splicedRows, gatherRows } from './splice';
+export { reconstructionDelta, splicedRows, checkResidualWidth } from './splice';
 export type { SplicePositions } from './splice';
 export { evaluateSae, densityHistogram, ceLossRecovered } from './evaluate';
 export type { SaeEvaluation, DensityHistogram, EvaluateOptions, CeLossResult, CeLossOptions } from './evaluate';

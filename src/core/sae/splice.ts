@@ -1,5 +1,6 @@
 import type { BlockResidual, DeltaFn } from '../lm';
 import type { SaeSession } from './session';
+import { gatherRows } from './source';
 
 /**
  * Which positions of a pass an SAE splice touches. 'all': every real token;
@@ -20,12 +21,9 @@ export function splicedRows(r: BlockResidual, at: SplicePositions): number[] {
   return rows;
 }
 
-/** The residual rows at `rows`, packed [rows.length, d_model]. */
-export function gatherRows(r: BlockResidual, rows: readonly number[]): Float32Array {
-  const d = r.dModel;
-  const x = new Float32Array(rows.length * d);
-  rows.forEach((row, i) => x.set(r.data.subarray(row * d, (row + 1) * d), i * d));
-  return x;
+/** Throws unless the residual stream is as wide as the SAE's input. */
+export function checkResidualWidth(r: BlockResidual, session: SaeSession): void {
+  if (r.dModel !== session.sae.dIn) throw new RangeError(`block ${r.block}: the residual has width ${r.dModel}, the SAE's d_in is ${session.sae.dIn}`);
 }
 
 /**
@@ -36,11 +34,11 @@ export function gatherRows(r: BlockResidual, rows: readonly number[]): Float32Ar
  */
 export function reconstructionDelta(session: SaeSession, at: SplicePositions = 'all'): DeltaFn {
   return async (r: BlockResidual) => {
-    if (r.dModel !== session.sae.dIn) throw new RangeError(`block ${r.block}: the residual has width ${r.dModel}, the SAE's d_in is ${session.sae.dIn}`);
+    checkResidualWidth(r, session);
     const rows = splicedRows(r, at);
     if (rows.length === 0) return null;
     const d = r.dModel;
-    const x = gatherRows(r, rows);
+    const x = gatherRows(r.data, d, rows);
     const recon = await session.reconstruct(x);
     const delta = new Float32Array(r.data.length);
     rows.forEach((row, i) => {
