@@ -9,7 +9,8 @@ import { checkInteger, definedOnly } from '../config';
 import { chanceReward, expectedReward, TWO_STEP_SPEC } from '../envs/twoStep';
 import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, watchTranscripts, type AnswerPolicy, type LanguageModel, type WatchedTranscript } from '../lm';
 import { ActivationStore } from '../sae/activationStore';
-import { graphBatch, gridBatch, walkCeiling } from '../simulation';
+import { CommunityGraph } from '../envs/communityGraph';
+import { graphBatch, gridBatch, walkCeiling, type GraphRecord } from '../simulation';
 import { columnEstimates, estimate, formatEstimate, mean, pairedDifference, type Estimate } from '../stats';
 import { ridgeProbe } from './probe';
 
@@ -65,6 +66,8 @@ export interface ModelEvaluation {
     accuracy: AccuracySummary;
     /** last-five-episode accuracy as a fraction of the ceiling. */
     fractionOfCeiling: Estimate;
+    /** What the model's most probable next node is, and how much it gives the nodes that can come. */
+    predictions: GraphPredictionBreakdown;
   };
   /**
    * Cross-validated ridge probes from each block's residual stream at the two-step
@@ -157,12 +160,69 @@ export async function evaluateModel(
         ceiling,
         accuracy: graphAccuracy,
         fractionOfCeiling: estimate(watchedGraphs.map((w, i) => mean(w.accuracyPerEpisode.slice(-5)) / ceilings[i])),
+        predictions: graphPredictionBreakdown(graphs, watchedGraphs),
       },
       probe,
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Whether a model learns the graph from the walk or only guesses from the last
+ * few nodes. Each fraction is taken per walk, then over walks: how often the
+ * model's most probable next node is a true neighbour of the current node (the
+ * only nodes that can come), the node the walk just came from (always a
+ * neighbour: a predictor that knew nothing else would pick it), or the current
+ * node itself (which never comes); and the probability it gives the neighbours
+ * together and the log-probability of the node that came, beside a uniform
+ * guess's (log 1/n for n nodes).
+ */
+export interface GraphPredictionBreakdown {
+  argmaxNeighbour: Estimate;
+  argmaxPrevious: Estimate;
+  argmaxCurrent: Estimate;
+  neighbourProbability: Estimate;
+  logProb: Estimate;
+  uniformLogProb: number;
+}
+
+export function graphPredictionBreakdown(records: readonly GraphRecord[], watched: readonly WatchedTranscript[]): GraphPredictionBreakdown {
+  if (records.length !== watched.length || records.length === 0) {
+    throw new RangeError(`graph breakdown: ${records.length} walks and ${watched.length} watched transcripts; they must match and be at least one`);
+  }
+  const perWalk = records.map((r, i) => {
+    const { predictions } = watched[i];
+    if (predictions.length !== r.transitions.length) {
+      throw new RangeError(`graph breakdown: walk ${i} has ${r.transitions.length} steps but ${predictions.length} predictions`);
+    }
+    const graph = CommunityGraph.create(r.env, r.seed);
+    let neighbour = 0, previous = 0, withPrevious = 0, current = 0, pNeighbours = 0, logProb = 0;
+    predictions.forEach((p, k) => {
+      const { state, nextState } = r.transitions[k];
+      if (p.answer !== nextState) throw new RangeError(`graph breakdown: walk ${i}, step ${k}: the prediction's answer is ${p.answer}, the walk went to ${nextState}`);
+      const nb = graph.neighbours(state);
+      if (nb.includes(p.predicted)) neighbour++;
+      if (p.predicted === state) current++;
+      if (k > 0) {
+        withPrevious++;
+        if (p.predicted === r.transitions[k - 1].state) previous++;
+      }
+      pNeighbours += nb.reduce((sum, j) => sum + Math.exp(p.logProbs[j]), 0);
+      logProb += p.logProbs[p.answer];
+    });
+    const n = predictions.length;
+    return { neighbour: neighbour / n, previous: previous / Math.max(1, withPrevious), current: current / n, pNeighbours: pNeighbours / n, logProb: logProb / n, size: graph.size };
+  });
+  return {
+    argmaxNeighbour: estimate(perWalk.map((w) => w.neighbour)),
+    argmaxPrevious: estimate(perWalk.map((w) => w.previous)),
+    argmaxCurrent: estimate(perWalk.map((w) => w.current)),
+    neighbourProbability: estimate(perWalk.map((w) => w.pNeighbours)),
+    logProb: estimate(perWalk.map((w) => w.logProb)),
+    uniformLogProb: mean(perWalk.map((w) => -Math.log(w.size))),
+  };
 }
 
 function accuracySummary(watched: readonly WatchedTranscript[]): AccuracySummary {
@@ -201,6 +261,7 @@ export function evaluationChecks(e: ModelEvaluation): Check[] {
 export function formatEvaluation(e: ModelEvaluation): string {
   const f = (x: Estimate) => formatEstimate(x);
   const t = e.twoStep;
+  const g = e.graph.predictions;
   const lines = [
     `${e.options.experiments} experiments x ${e.options.episodes} episodes, seed ${e.options.seed}`,
     '',
@@ -212,6 +273,8 @@ export function formatEvaluation(e: ModelEvaluation): string {
     `  shuffled rewards ${f(e.grid.shuffledRewards.first5)} -> ${f(e.grid.shuffledRewards.last5)}, rise ${f(e.grid.shuffledRewards.rise)}`,
     `  true minus shuffled, all episodes: ${f(e.grid.trueMinusShuffled)}`,
     `Community graph, next-node accuracy: first 5 ${f(e.graph.accuracy.first5)}, last 5 ${f(e.graph.accuracy.last5)}; ceiling ${e.graph.ceiling.toFixed(3)}; last 5 / ceiling ${f(e.graph.fractionOfCeiling)}`,
+    `  most probable next node: a neighbour ${f(g.argmaxNeighbour)}, the node just left ${f(g.argmaxPrevious)}, the current node ${f(g.argmaxCurrent)}`,
+    `  probability on the neighbours ${f(g.neighbourProbability)}; log-probability of the node that came ${f(g.logProb)} (uniform guess ${g.uniformLogProb.toFixed(3)})`,
     'Ridge probes at two-step decision points (cross-validated r):',
     ...e.probe.map((p) => `  block ${p.block}: TD error ${p.tdError.toFixed(3)}, Q-value difference ${p.qDiff.toFixed(3)}`),
     '',
