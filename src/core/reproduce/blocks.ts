@@ -135,6 +135,12 @@ export function lesionSets(study: BlockStudy, targets: TargetTable, target: stri
   return { lesioned, control };
 }
 
+/** The lesioned and control latents as the progress log shows them: each with its r and weight. */
+export function describeLesionSets(sets: { lesioned: readonly RankedLatent[]; control: readonly RankedLatent[] }): string {
+  const list = (ls: readonly RankedLatent[]) => ls.map((l) => `${l.latent} (r ${l.r.toFixed(3)}, weight ${l.weight.toPrecision(3)})`).join(', ');
+  return `lesioned ${list(sets.lesioned)}; control ${list(sets.control)}`;
+}
+
 /** Every block's best latent per target, from the SAE and from both baselines, as results.json lists them. */
 export function bestLatentResults(studies: readonly BlockStudy[]): BestLatentResult[] {
   return studies.flatMap((s) =>

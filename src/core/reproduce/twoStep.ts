@@ -13,7 +13,7 @@ import { expectedReward, TWO_STEP_SPEC } from '../envs/twoStep';
 import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, type AnswerPolicy, type DeltaFn, type PlayOptions, type LanguageModel, type PlayedExperiment, type RecordedPositions } from '../lm';
 import { ActivationStore, SaeSession, type TrainOptions } from '../sae';
 import { estimate, mean, pairedDifference, type Estimate } from '../stats';
-import { asResult, bestLatentResults, lesionSets, studyBlocks, type BlockStudy } from './blocks';
+import { asResult, bestLatentResults, describeLesionSets, lesionSets, studyBlocks, type BlockStudy } from './blocks';
 
 export interface TwoStepStudyOptions {
   experiments: number;
@@ -127,7 +127,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   const tdOf = (s: BlockStudy) => Math.abs(s.scan.best.find((b) => b.target === 'tdError')?.r ?? 0);
   const lesionStudy = studies.reduce((a, b) => (tdOf(b) > tdOf(a) ? b : a));
   const { lesioned, control } = lesionSets(lesionStudy, targets, 'tdError', o.lesionLatents);
-  log(`two-step: lesion block ${lesionStudy.block}: TD latents ${lesioned.map((l) => `${l.latent} (r ${l.r.toFixed(3)})`).join(', ')}; control ${control.map((l) => `${l.latent} (r ${l.r.toFixed(3)})`).join(', ')}`);
+  log(`two-step: lesion block ${lesionStudy.block}, TD-error latents: ${describeLesionSets({ lesioned, control })}`);
 
   const session = SaeSession.create(lesionStudy.sae);
   const edits: [string, Edit][] = [

@@ -7,7 +7,7 @@ import { ResidualRecorder, watchTranscripts, type DeltaFn, type WatchedTranscrip
 import type { Transcript } from '../prompts/transcript';
 import { SaeSession, type TrainOptions } from '../sae';
 import { estimate, mean, pairedDifference, type Estimate } from '../stats';
-import { asResult, bestLatentResults, lesionSets, studyBlocks, type BlockStudy } from './blocks';
+import { asResult, bestLatentResults, describeLesionSets, lesionSets, studyBlocks, type BlockStudy } from './blocks';
 import { spliceSequences, type StudyContext } from './twoStep';
 
 /** Options of the tasks the model watches (grid agents, graph walks). */
@@ -99,7 +99,7 @@ export async function watchStudy(
   const lesionStudy = strongest.study;
   const lesionTarget = strongest.b.target;
   const { lesioned, control } = lesionSets(lesionStudy, targets, lesionTarget, o.lesionLatents);
-  log(`${task}: lesion block ${lesionStudy.block}: ${lesionTarget} latents ${lesioned.map((l) => `${l.latent} (r ${l.r.toFixed(3)})`).join(', ')}`);
+  log(`${task}: lesion block ${lesionStudy.block}, ${lesionTarget} latents: ${describeLesionSets({ lesioned, control })}`);
 
   const session = SaeSession.create(lesionStudy.sae);
   const conditions: WatchCondition[] = [condition('none', clean)];

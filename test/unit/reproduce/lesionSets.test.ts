@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TargetTable } from '../../../src/core/analysis/targets';
-import { lesionSets, type BlockStudy } from '../../../src/core/reproduce/blocks';
+import { describeLesionSets, lesionSets, type BlockStudy } from '../../../src/core/reproduce/blocks';
 import { Rng } from '../../../src/core/random';
 
 /**
@@ -45,4 +45,11 @@ test('where too few latents are as heavy, the heaviest of the rest fill the cont
   assert.deepEqual(lesioned.map((l) => l.latent), [0, 3]);
   assert.equal(control.length, 2);
   assert.deepEqual(new Set(control.map((l) => l.latent)), new Set([1, 2]));
+});
+
+test('the progress log names each lesioned and control latent with its r and weight', () => {
+  const { study, targets } = fixture();
+  const sets = lesionSets(study, targets, 'tdError', 1);
+  const line = describeLesionSets(sets);
+  assert.match(line, new RegExp(`^lesioned 0 \\(r ${sets.lesioned[0].r.toFixed(3)}, weight ${sets.lesioned[0].weight.toPrecision(3)}\\); control 2 \\(r `));
 });
