@@ -9,8 +9,7 @@ import { checkInteger, definedOnly } from '../config';
 import { chanceReward, expectedReward, TWO_STEP_SPEC } from '../envs/twoStep';
 import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, watchTranscripts, type AnswerPolicy, type LanguageModel, type WatchedTranscript } from '../lm';
 import { ActivationStore } from '../sae/activationStore';
-import { CommunityGraph } from '../envs/communityGraph';
-import { graphBatch, gridBatch, walkCeiling, type GraphRecord } from '../simulation';
+import { graphBatch, gridBatch, recordGraph, walkCeiling, type GraphRecord } from '../simulation';
 import { columnEstimates, estimate, formatEstimate, mean, pairedDifference, type Estimate } from '../stats';
 import { ridgeProbe } from './probe';
 
@@ -197,7 +196,7 @@ export function graphPredictionBreakdown(records: readonly GraphRecord[], watche
     if (predictions.length !== r.transitions.length) {
       throw new RangeError(`graph breakdown: walk ${i} has ${r.transitions.length} steps but ${predictions.length} predictions`);
     }
-    const graph = CommunityGraph.create(r.env, r.seed);
+    const graph = recordGraph(r);
     let neighbour = 0, previous = 0, withPrevious = 0, current = 0, pNeighbours = 0, logProb = 0;
     predictions.forEach((p, k) => {
       const { state, nextState } = r.transitions[k];

@@ -6,7 +6,6 @@ import { PAPER_NUMBERS, RESULTS_FORMAT, RESULTS_VERSION, writeResults, type Figu
 import { latentColumn } from '../analysis/scan';
 import { graphTargets, gridTargets, targetColumn, targetFamily, type TargetTable } from '../analysis/targets';
 import { definedOnly } from '../config';
-import { CommunityGraph } from '../envs/communityGraph';
 import { gridSpec } from '../envs/gridWorld';
 import { chanceReward } from '../envs/twoStep';
 import { TASK_KINDS, type TaskKind } from '../envs/types';
@@ -21,7 +20,7 @@ import {
   returnPerEpisodeChart,
   srCorrelationChart,
 } from '../plots';
-import { graphBatch, gridBatch, walkCeiling } from '../simulation';
+import { graphBatch, gridBatch, recordGraph, walkCeiling } from '../simulation';
 import { mean, pairedDifference } from '../stats';
 import { latentsByCorrelation, type BlockStudy } from './blocks';
 import { writeFigure } from './figures';
@@ -154,7 +153,7 @@ async function gridTask(ctx: StudyContext, o: WatchStudyOptions): Promise<{ resu
 /** Community graph: the model watches walks; targets from the SR-TD learner recorded with each walk. */
 async function graphTask(ctx: StudyContext, o: WatchStudyOptions): Promise<{ result: TaskResult; blocks: BlockStudy[] }> {
   const records = graphBatch({ experiments: o.experiments, episodes: o.episodes, seed: o.seed });
-  const graph = CommunityGraph.create(records[0].env, records[0].seed);
+  const graph = recordGraph(records[0]);
   const transitionMatrix = graph.transitionMatrix();
   const study = await watchStudy(
     ctx,

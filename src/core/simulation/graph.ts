@@ -53,7 +53,16 @@ export function graphBatch(options: Partial<GraphBatchOptions> = {}): GraphRecor
   });
 }
 
+/**
+ * The graph a recorded walk went over. Its links follow from the record's
+ * configuration alone and its names are the record's words, so this is the
+ * walk's graph whatever seed rebuilds it (the seed only draws the start node).
+ */
+export function recordGraph(r: GraphRecord): CommunityGraph {
+  return CommunityGraph.create(r.env, r.seed);
+}
+
 /** The best possible next-node accuracy on a recorded walk: max_j P(s, j) averaged over the steps it took. */
 export function walkCeiling(r: GraphRecord): number {
-  return CommunityGraph.create(r.env, r.seed).ceilingAccuracy(r.transitions.map((t) => t.state));
+  return recordGraph(r).ceilingAccuracy(r.transitions.map((t) => t.state));
 }

@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { graphPredictionBreakdown } from '../../../src/core/analysis/modelEvaluation';
-import { CommunityGraph } from '../../../src/core/envs/communityGraph';
 import type { Prediction, WatchedTranscript } from '../../../src/core/lm';
-import { graphBatch, type GraphRecord } from '../../../src/core/simulation';
+import { graphBatch, recordGraph, type GraphRecord } from '../../../src/core/simulation';
 
 /** Predictions for a walk from a rule choosing the model's guess at each step, with all the log-probability on it or spread evenly. */
 function watchedBy(r: GraphRecord, guess: (k: number) => number, spread: boolean): WatchedTranscript {
@@ -19,7 +18,7 @@ function watchedBy(r: GraphRecord, guess: (k: number) => number, spread: boolean
 const records = graphBatch({ experiments: 3, episodes: 4, seed: 11 });
 
 test('a model that always names the node just left picks a neighbour every time and never the current node', () => {
-  const watched = records.map((r) => watchedBy(r, (k) => (k === 0 ? CommunityGraph.create(r.env, r.seed).neighbours(r.transitions[0].state)[0] : r.transitions[k - 1].state), false));
+  const watched = records.map((r) => watchedBy(r, (k) => (k === 0 ? recordGraph(r).neighbours(r.transitions[0].state)[0] : r.transitions[k - 1].state), false));
   const b = graphPredictionBreakdown(records, watched);
   assert.equal(b.argmaxNeighbour.mean, 1);
   assert.equal(b.argmaxPrevious.mean, 1);
