@@ -7,6 +7,9 @@ import { MYOPIC_Q_LEARNING, Q_LEARNING } from '../agents/qLearning';
 import { REPETITION } from '../agents/repetition';
 import { checkInteger, definedOnly } from '../config';
 import { chanceReward, expectedReward, TWO_STEP_SPEC } from '../envs/twoStep';
+import { OBJECT_WORDS } from '../envs/words';
+import { recallTranscript } from '../prompts/recall';
+import { Rng } from '../random';
 import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, watchTranscripts, type AnswerPolicy, type LanguageModel, type WatchedTranscript } from '../lm';
 import { ActivationStore } from '../sae/activationStore';
 import { graphBatch, gridBatch, recordGraph, walkCeiling, type GraphRecord } from '../simulation';
@@ -68,6 +71,8 @@ export interface ModelEvaluation {
     /** What the model's most probable next node is, and how much it gives the nodes that can come. */
     predictions: GraphPredictionBreakdown;
   };
+  /** Whether the model looks back in its context: see {@link RecallCheck}. */
+  recall: RecallCheck;
   /**
    * Cross-validated ridge probes from each block's residual stream at the two-step
    * decision points to the Q-learner fitted to the model's choices: the TD error
@@ -140,6 +145,9 @@ export async function evaluateModel(
     const ceiling = mean(ceilings);
     const graphAccuracy = accuracySummary(watchedGraphs);
 
+    log(`recall: the model reads ${o.experiments} lists of ${RECALL_LENGTH} names said twice`);
+    const recall = await recallCheck(model, o.experiments, o.seed, signal);
+
     return {
       options: o,
       twoStep: {
@@ -161,6 +169,7 @@ export async function evaluateModel(
         fractionOfCeiling: estimate(watchedGraphs.map((w, i) => mean(w.accuracyPerEpisode.slice(-5)) / ceilings[i])),
         predictions: graphPredictionBreakdown(graphs, watchedGraphs),
       },
+      recall,
       probe,
     };
   } finally {
@@ -224,6 +233,38 @@ export function graphPredictionBreakdown(records: readonly GraphRecord[], watche
   };
 }
 
+/**
+ * The recall check: lists of distinct object names said twice over, laid out as
+ * a graph walk (src/core/prompts/recall.ts). On the second telling a model that
+ * looks back to where the current name came before, and reads what followed
+ * it, names the next one for certain; without that lookup it does no better
+ * than on the first telling. That lookup is what learning a graph in context
+ * takes, so a model that lacks it cannot reach the graph's ceiling. Accuracy
+ * and log-probability are taken per list, then over lists, over the pool of
+ * all object names (a uniform guess: log 1/pool).
+ */
+export interface RecallCheck {
+  listLength: number;
+  pool: number;
+  first: { accuracy: Estimate; logProb: Estimate };
+  second: { accuracy: Estimate; logProb: Estimate };
+  uniformLogProb: number;
+}
+
+export const RECALL_LENGTH = 20;
+
+export async function recallCheck(model: LanguageModel, experiments: number, seed: number, signal?: AbortSignal): Promise<RecallCheck> {
+  checkInteger('experiments', experiments, 2);
+  const rng = Rng.fromSeed(seed);
+  const transcripts = Array.from({ length: experiments }, () => recallTranscript(rng.shuffle(OBJECT_WORDS).slice(0, RECALL_LENGTH), OBJECT_WORDS));
+  const watched = await watchTranscripts(model, transcripts, {}, { signal });
+  const telling = (episode: number) => ({
+    accuracy: estimate(watched.map((w) => w.accuracyPerEpisode[episode])),
+    logProb: estimate(watched.map((w) => w.logProbPerEpisode[episode])),
+  });
+  return { listLength: RECALL_LENGTH, pool: OBJECT_WORDS.length, first: telling(0), second: telling(1), uniformLogProb: -Math.log(OBJECT_WORDS.length) };
+}
+
 function accuracySummary(watched: readonly WatchedTranscript[]): AccuracySummary {
   const first = watched.map((w) => mean(w.accuracyPerEpisode.slice(0, 5)));
   const last = watched.map((w) => mean(w.accuracyPerEpisode.slice(-5)));
@@ -274,6 +315,8 @@ export function formatEvaluation(e: ModelEvaluation): string {
     `Community graph, next-node accuracy: first 5 ${f(e.graph.accuracy.first5)}, last 5 ${f(e.graph.accuracy.last5)}; ceiling ${e.graph.ceiling.toFixed(3)}; last 5 / ceiling ${f(e.graph.fractionOfCeiling)}`,
     `  most probable next node: a neighbour ${f(g.argmaxNeighbour)}, the node just left ${f(g.argmaxPrevious)}, the current node ${f(g.argmaxCurrent)}`,
     `  probability on the neighbours ${f(g.neighbourProbability)}; log-probability of the node that came ${f(g.logProb)} (uniform guess ${g.uniformLogProb.toFixed(3)})`,
+    `Recall, lists of ${e.recall.listLength} names said twice (out of ${e.recall.pool}; uniform log-probability ${e.recall.uniformLogProb.toFixed(3)}):`,
+    `  first telling: accuracy ${f(e.recall.first.accuracy)}, log-probability ${f(e.recall.first.logProb)}; second telling: accuracy ${f(e.recall.second.accuracy)}, log-probability ${f(e.recall.second.logProb)}`,
     'Ridge probes at two-step decision points (cross-validated r):',
     ...e.probe.map((p) => `  block ${p.block}: TD error ${p.tdError.toFixed(3)}, Q-value difference ${p.qDiff.toFixed(3)}`),
     '',

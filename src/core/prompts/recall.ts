@@ -1,0 +1,44 @@
+import { TranscriptBuilder, type Transcript } from './transcript';
+
+/**
+ * A recall check: a list of distinct object names said twice over, laid out as a
+ * graph walk is (lines of ten steps, each line starting from the last name of
+ * the line before). It is a walk on a ring, where each name is always followed
+ * by the same name, so on the second telling the next name is certain to a
+ * model that looks back to where the current name came before and reads what
+ * followed it: the lookup a model needs to learn a graph in context. Template:
+ *
+ *     You will see a list of objects, then the same list again.
+ *
+ *     apple -> chair -> lamp -> ... (ten steps)
+ *     kettle -> sofa -> ...
+ *
+ * Every name after the first of a line is an answer (kind 'prediction', allowed
+ * `pool`, the names a model could guess from). `episode` is 1 where the
+ * current name has been seen before, followed by the answer (the second
+ * telling after its first name), and 0 elsewhere, where nothing in the text
+ * says what comes.
+ */
+export interface RecallTranscriptMeta {
+  list: string[];
+}
+
+export const RECALL_INSTRUCTION = 'You will see a list of objects, then the same list again.\n\n';
+export const RECALL_STEPS_PER_LINE = 10;
+
+export function recallTranscript(list: readonly string[], pool: readonly string[]): Transcript<RecallTranscriptMeta> {
+  if (list.length < 2) throw new RangeError(`recall transcript: the list has ${list.length} names; it needs at least two`);
+  if (new Set(list).size !== list.length) throw new RangeError('recall transcript: the list repeats a name, so what follows it is not certain; give distinct names');
+  const chain = [...list, ...list];
+  const b = new TranscriptBuilder().text(RECALL_INSTRUCTION);
+  for (let s = 0; s < chain.length - 1; s += RECALL_STEPS_PER_LINE) {
+    if (s > 0) b.text('\n');
+    b.text(chain[s]);
+    for (let i = s + 1; i <= Math.min(s + RECALL_STEPS_PER_LINE, chain.length - 1); i++) {
+      b.text(' -> ');
+      const second = i > list.length;
+      b.answer(chain[i], pool, { episode: second ? 1 : 0, step: second ? i - list.length - 1 : i - 1, kind: 'prediction' });
+    }
+  }
+  return b.build('graph', { list: [...list] });
+}
