@@ -4,9 +4,11 @@ The community graph can only be learned in context by looking back: where was th
 walk the last time it stood on this node, and where did it go next? That lookup
 (an induction head) did not form in the default model from graph walks alone,
 whose next node is one of four, so the signal for it is weak. In a recall
-transcript the next name after a repeat is certain, and a small model learns the
-lookup there first (MODEL_CARD.md gives the figures). The names are the graph's
-own: the union of the node names in the graph experiments given with --words-from.
+transcript the next name after a repeat is certain, so the signal is strong; the
+default model's card gives what training on them did (the lookup formed slowly,
+and the model drifted from the tasks). The names are the graph's own: the union
+of the node names in the graph experiments given with --words-from. Instruction
+words a model's vocabulary lacks are read as <unk>.
 
 Two layouts:
   lines   the list on one line, then repeated on the next lines (2-3 copies of

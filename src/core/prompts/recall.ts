@@ -1,14 +1,16 @@
+import { GRAPH_INSTRUCTION } from './graph';
 import { TranscriptBuilder, type Transcript } from './transcript';
 
 /**
- * A recall check: a list of distinct object names said twice over, laid out as a
- * graph walk is (lines of ten steps, each line starting from the last name of
- * the line before). It is a walk on a ring, where each name is always followed
+ * A recall check: a list of distinct object names said twice over, written as a
+ * graph walk is: the graph's instruction (whose words any model that reads graph
+ * walks knows), then lines of ten steps, each line starting from the last name
+ * of the line before. It is a walk on a ring, where each name is always followed
  * by the same name, so on the second telling the next name is certain to a
  * model that looks back to where the current name came before and reads what
  * followed it: the lookup a model needs to learn a graph in context. Template:
  *
- *     You will see a list of objects, then the same list again.
+ *     You will see a sequence of objects. ... (the graph's instruction)
  *
  *     apple -> chair -> lamp -> ... (ten steps)
  *     kettle -> sofa -> ...
@@ -23,14 +25,13 @@ export interface RecallTranscriptMeta {
   list: string[];
 }
 
-export const RECALL_INSTRUCTION = 'You will see a list of objects, then the same list again.\n\n';
 export const RECALL_STEPS_PER_LINE = 10;
 
 export function recallTranscript(list: readonly string[], pool: readonly string[]): Transcript<RecallTranscriptMeta> {
   if (list.length < 2) throw new RangeError(`recall transcript: the list has ${list.length} names; it needs at least two`);
   if (new Set(list).size !== list.length) throw new RangeError('recall transcript: the list repeats a name, so what follows it is not certain; give distinct names');
   const chain = [...list, ...list];
-  const b = new TranscriptBuilder().text(RECALL_INSTRUCTION);
+  const b = new TranscriptBuilder().text(GRAPH_INSTRUCTION);
   for (let s = 0; s < chain.length - 1; s += RECALL_STEPS_PER_LINE) {
     if (s > 0) b.text('\n');
     b.text(chain[s]);

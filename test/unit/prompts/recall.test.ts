@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OBJECT_WORDS } from '../../../src/core/envs/words';
-import { RECALL_INSTRUCTION, RECALL_STEPS_PER_LINE, recallTranscript } from '../../../src/core/prompts';
+import { GRAPH_INSTRUCTION, RECALL_STEPS_PER_LINE, recallTranscript } from '../../../src/core/prompts';
 import { assertSpansExact } from './fixtures';
 
 const LIST = ['apple', 'chair', 'lamp', 'kettle', 'sofa', 'drum', 'rope', 'lion', 'door', 'shelf', 'truck', 'tiger', 'bowl'];
 
 test('the text reads back as the list said twice, laid out as a walk', () => {
   const t = recallTranscript(LIST, OBJECT_WORDS);
-  assert.ok(t.text.startsWith(RECALL_INSTRUCTION));
-  const lines = t.text.slice(RECALL_INSTRUCTION.length).split('\n').map((l) => l.split(' -> '));
+  assert.ok(t.text.startsWith(GRAPH_INSTRUCTION));
+  const lines = t.text.slice(GRAPH_INSTRUCTION.length).split('\n').map((l) => l.split(' -> '));
   for (let i = 1; i < lines.length; i++) assert.equal(lines[i][0], lines[i - 1][lines[i - 1].length - 1]);
   assert.ok(lines.every((l) => l.length <= RECALL_STEPS_PER_LINE + 1));
   const chain = [...lines[0], ...lines.slice(1).flatMap((l) => l.slice(1))];
