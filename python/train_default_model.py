@@ -293,6 +293,44 @@ def batches(seqs: list[list[int]], batch_size: int, rng: random.Random, pool: in
             yield ids, mask
 
 
+def attention_bytes(cfg: ModelConfig, batch_size: int, length: int) -> int:
+    """Memory the attention matrices of one training step hold for the backward pass.
+
+    Each block keeps about three float32 [batch, heads, length, length] tensors (the
+    scores with the mask added, their softmax, and its gradient's workspace); for a
+    short model this is most of a step's memory once transcripts run to thousands
+    of tokens.
+    """
+    return 3 * cfg.n_layers * batch_size * cfg.n_heads * length * length * 4
+
+
+def available_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo, or None where there is no such file."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def check_memory(cfg: ModelConfig, batch_size: int, length: int, available: int | None) -> None:
+    """Refuses a batch whose attention would not fit, before the kernel kills the run without a word.
+
+    The attention may take 70% of the memory available once the data is loaded;
+    the rest is for the weights, the optimiser and everything else.
+    """
+    need = attention_bytes(cfg, batch_size, length)
+    if available is None or need <= 0.7 * available:
+        return
+    fits = max(1, int(0.7 * available // attention_bytes(cfg, 1, length)))
+    raise SystemExit(f"batches of {batch_size} transcripts of up to {length} tokens need about {need / 2**30:.1f} GiB for "
+                     f"attention and this machine has {available / 2**30:.1f} GiB available: lower --batch-size to {fits} "
+                     "or less, or write shorter transcripts")
+
+
 def lm_loss(model: Decoder, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     positions = torch.arange(ids.shape[1], device=ids.device)[None].expand_as(ids)
     logits, _ = model(ids, mask, positions)
@@ -431,6 +469,8 @@ def main() -> None:
                          "raise --max-positions or write shorter transcripts")
     cfg = ModelConfig(vocab_size=len(vocab), d_model=args.d_model, n_layers=args.layers, n_heads=args.heads,
                       n_kv_heads=args.kv_heads, d_ff=args.d_ff, max_positions=args.max_positions)
+    if args.device == "cpu":
+        check_memory(cfg, args.batch_size, longest, available_bytes())
     model = Decoder(cfg)
     if args.init_from:
         load_exported_weights(model, Path(args.init_from) / "model.onnx")

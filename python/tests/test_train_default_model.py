@@ -134,3 +134,17 @@ def test_training_continues_from_an_export_with_its_weights_and_vocabulary(tmp_p
         untrained = tdm.lm_loss(fresh, ids, torch.ones_like(ids)).item()
     # The loaded weights predict like the trained model, not like a fresh one.
     assert abs(loss - trained) < 0.2 and loss < untrained - 1, (loss, trained, untrained)
+
+
+def test_a_batch_whose_attention_would_not_fit_is_refused_with_a_size_that_fits():
+    cfg = tdm.ModelConfig(vocab_size=10, d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, d_ff=48, max_positions=64)
+    # Closed form: three float32 [batch, heads, length, length] tensors per block.
+    assert tdm.attention_bytes(cfg, 2, 10) == 3 * 2 * 2 * 4 * 10 * 10 * 4
+    need = tdm.attention_bytes(cfg, 16, 2000)
+    tdm.check_memory(cfg, 16, 2000, None)
+    tdm.check_memory(cfg, 16, 2000, 2 * need)
+    with pytest.raises(SystemExit, match=r"lower --batch-size to (\d+)") as refused:
+        tdm.check_memory(cfg, 16, 2000, need)
+    fits = int(str(refused.value).split("--batch-size to ")[1].split()[0])
+    assert 1 <= fits < 16
+    assert tdm.attention_bytes(cfg, fits, 2000) <= 0.7 * need < tdm.attention_bytes(cfg, fits + 1, 2000)
