@@ -1,11 +1,13 @@
-import { GRAPH_INSTRUCTION } from './graph';
-import { TranscriptBuilder, type Transcript } from './transcript';
+import type { GraphEpisode } from '../envs/communityGraph';
+import { graphTranscript } from './graph';
+import type { Transcript } from './transcript';
 
 /**
- * A recall check: a list of distinct object names said twice over, written as a
- * graph walk is: the graph's instruction (whose words any model that reads graph
- * walks knows), then lines of ten steps, each line starting from the last name
- * of the line before. It is a walk on a ring, where each name is always followed
+ * A recall check: a list of distinct object names said twice over, written by
+ * {@link graphTranscript} as a walk over the pool's names: the graph's
+ * instruction (whose words any model that reads graph walks knows), then lines
+ * of ten steps, each line starting from the last name of the line before. It is
+ * a walk on a ring, where each name is always followed
  * by the same name, so on the second telling the next name is certain to a
  * model that looks back to where the current name came before and reads what
  * followed it: the lookup a model needs to learn a graph in context. Template:
@@ -30,16 +32,17 @@ export const RECALL_STEPS_PER_LINE = 10;
 export function recallTranscript(list: readonly string[], pool: readonly string[]): Transcript<RecallTranscriptMeta> {
   if (list.length < 2) throw new RangeError(`recall transcript: the list has ${list.length} names; it needs at least two`);
   if (new Set(list).size !== list.length) throw new RangeError('recall transcript: the list repeats a name, so what follows it is not certain; give distinct names');
-  const chain = [...list, ...list];
-  const b = new TranscriptBuilder().text(GRAPH_INSTRUCTION);
-  for (let s = 0; s < chain.length - 1; s += RECALL_STEPS_PER_LINE) {
-    if (s > 0) b.text('\n');
-    b.text(chain[s]);
-    for (let i = s + 1; i <= Math.min(s + RECALL_STEPS_PER_LINE, chain.length - 1); i++) {
-      b.text(' -> ');
-      const second = i > list.length;
-      b.answer(chain[i], pool, { episode: second ? 1 : 0, step: second ? i - list.length - 1 : i - 1, kind: 'prediction' });
-    }
-  }
-  return b.build('graph', { list: [...list] });
+  const missing = list.find((name) => !pool.includes(name));
+  if (missing !== undefined) throw new RangeError(`recall transcript: '${missing}' is not one of the ${pool.length} names of the pool`);
+  // The chain as a walk over the pool's nodes, cut into lines as the graph's walks are.
+  const chain = [...list, ...list].map((name) => pool.indexOf(name));
+  const episodes: GraphEpisode[] = [];
+  for (let s = 0; s < chain.length - 1; s += RECALL_STEPS_PER_LINE) episodes.push({ nodes: chain.slice(s, s + RECALL_STEPS_PER_LINE + 1) });
+  const walk = graphTranscript(pool, episodes);
+  // Answer k is chain[k + 1]; from answer list.length on, the name before it came earlier.
+  const spans = walk.spans.map((span, k) => {
+    const second = k >= list.length;
+    return { ...span, episode: second ? 1 : 0, step: second ? k - list.length : k };
+  });
+  return { ...walk, spans, meta: { list: [...list] } };
 }

@@ -9,7 +9,7 @@ const LIST = ['apple', 'chair', 'lamp', 'kettle', 'sofa', 'drum', 'rope', 'lion'
 test('the text reads back as the list said twice, laid out as a walk', () => {
   const t = recallTranscript(LIST, OBJECT_WORDS);
   assert.ok(t.text.startsWith(GRAPH_INSTRUCTION));
-  const lines = t.text.slice(GRAPH_INSTRUCTION.length).split('\n').map((l) => l.split(' -> '));
+  const lines = t.text.slice(GRAPH_INSTRUCTION.length).trimEnd().split('\n').map((l) => l.split(' -> '));
   for (let i = 1; i < lines.length; i++) assert.equal(lines[i][0], lines[i - 1][lines[i - 1].length - 1]);
   assert.ok(lines.every((l) => l.length <= RECALL_STEPS_PER_LINE + 1));
   const chain = [...lines[0], ...lines.slice(1).flatMap((l) => l.slice(1))];
