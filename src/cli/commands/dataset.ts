@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { checkOneOf, ConfigError } from '../../core/config';
 import { TASK_KINDS } from '../../core/envs/types';
-import { simulateTask } from '../../core/simulation';
+import { taskRecords } from '../../core/simulation';
 import { intOption, parseOptions } from '../args';
 import type { Command } from './index';
 
@@ -45,7 +45,7 @@ export const dataset: Command = {
     const task = checkOneOf('--task', values.task, TASK_KINDS);
     if (!values.out) throw new ConfigError('--out', values.out, 'a file to write the JSON lines to');
     const rewards = values.rewards === undefined ? undefined : checkOneOf('--rewards', values.rewards, ['true', 'shuffled'] as const);
-    const { records } = simulateTask(task, {
+    const records = taskRecords(task, {
       experiments: intOption('n', values.n, 1),
       seed: intOption('seed', values.seed),
       episodes: intOption('episodes', values.episodes, 1),
@@ -54,13 +54,20 @@ export const dataset: Command = {
       communities: intOption('communities', values.communities, 2),
       communitySize: intOption('community-size', values['community-size'], 3),
     });
+    // Each record is written as it is made, so a batch larger than memory streams
+    // out. The first is made before the file is opened: an option the environment
+    // refuses fails there and leaves no file behind.
+    const made = records[Symbol.iterator]();
+    let next = made.next();
     const out = createWriteStream(values.out);
-    for (const record of records) {
-      if (!out.write(`${JSON.stringify(record, roundNumbers)}\n`)) await once(out, 'drain');
+    let written = 0;
+    for (; !next.done; next = made.next()) {
+      if (!out.write(`${JSON.stringify(next.value, roundNumbers)}\n`)) await once(out, 'drain');
+      written++;
     }
     out.end();
     await once(out, 'finish');
-    console.error(`wrote ${records.length} ${task} experiments to ${values.out}`);
+    console.error(`wrote ${written} ${task} experiments to ${values.out}`);
     return 0;
   },
 };

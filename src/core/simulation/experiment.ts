@@ -40,9 +40,10 @@ export interface BatchOptions {
 /**
  * Makes one record per experiment, each from its own seed: the seeds are drawn in
  * order from the batch's master seed, so experiment i is the same whatever the
- * batch's size after it.
+ * batch's size after it. Records are made as they are read, so a batch of any
+ * size can be written out one record at a time.
  */
-export function perExperiment<T>(o: Pick<BatchOptions, 'experiments' | 'seed'>, make: (index: number, seed: number) => T): T[] {
+export function* eachExperiment<T>(o: Pick<BatchOptions, 'experiments' | 'seed'>, make: (index: number, seed: number) => T): Generator<T, void, undefined> {
   const master = Rng.fromSeed(o.seed);
-  return Array.from({ length: o.experiments }, (_, index) => make(index, master.int(0, 0x7fffffff)));
+  for (let index = 0; index < o.experiments; index++) yield make(index, master.int(0, 0x7fffffff));
 }

@@ -4,7 +4,7 @@ import { checkInteger } from '../config';
 import { CommunityGraph, type GraphConfig, type GraphEpisode } from '../envs/communityGraph';
 import { graphTranscript } from '../prompts/graph';
 import { Rng } from '../random';
-import { EXPERIMENT_FORMAT, perExperiment, type BatchOptions, type ExperimentRecord } from './experiment';
+import { EXPERIMENT_FORMAT, eachExperiment, type BatchOptions, type ExperimentRecord } from './experiment';
 import { GRAPH_LEARNER, sampleParams, type ParamRanges } from './populations';
 
 export type GraphRecord = ExperimentRecord<GraphEpisode, SuccessorLatents, GraphConfig & { words: string[] }>;
@@ -24,11 +24,11 @@ export const GRAPH_BATCH_DEFAULTS: GraphBatchOptions = {
 };
 
 /** Random walks on community graphs (node names drawn per experiment), with an SR-TD learner's variables at every step. */
-export function graphBatch(options: Partial<GraphBatchOptions> = {}): GraphRecord[] {
+export function graphRecords(options: Partial<GraphBatchOptions> = {}): Generator<GraphRecord, void, undefined> {
   const o = { ...GRAPH_BATCH_DEFAULTS, ...options };
   checkInteger('experiments', o.experiments, 1);
   checkInteger('episodes', o.episodes, 1);
-  return perExperiment(o, (index, seed) => {
+  return eachExperiment(o, (index, seed) => {
     const rng = Rng.fromSeed(seed);
     const params = sampleParams(o.learner, rng);
     const graph = CommunityGraph.create(o.config, rng.int(0, 0x7fffffff));
@@ -51,6 +51,11 @@ export function graphBatch(options: Partial<GraphBatchOptions> = {}): GraphRecor
       latents,
     };
   });
+}
+
+/** All of graphRecords' experiments at once. */
+export function graphBatch(options: Partial<GraphBatchOptions> = {}): GraphRecord[] {
+  return [...graphRecords(options)];
 }
 
 /**

@@ -4,7 +4,7 @@ import { checkInteger } from '../config';
 import { GridWorld, gridSpec, gridStepTransition, type GridConfig, type GridEpisode } from '../envs/gridWorld';
 import { gridTranscript, type GridPromptOptions } from '../prompts/grid';
 import { Rng } from '../random';
-import { EXPERIMENT_FORMAT, perExperiment, type BatchOptions, type ExperimentRecord } from './experiment';
+import { EXPERIMENT_FORMAT, eachExperiment, type BatchOptions, type ExperimentRecord } from './experiment';
 import { GRID_AGENTS, sampleParams, type ParamRanges } from './populations';
 
 export type GridRecord = ExperimentRecord<GridEpisode, QLatents, GridConfig>;
@@ -32,11 +32,11 @@ export const GRID_BATCH_DEFAULTS: GridBatchOptions = {
  * drawn per experiment. The latents are the agent's own, computed from the true
  * rewards whatever the transcript shows.
  */
-export function gridBatch(options: Partial<GridBatchOptions> = {}): GridRecord[] {
+export function gridRecords(options: Partial<GridBatchOptions> = {}): Generator<GridRecord, void, undefined> {
   const o = { ...GRID_BATCH_DEFAULTS, ...options };
   checkInteger('experiments', o.experiments, 1);
   checkInteger('episodes', o.episodes, 1);
-  return perExperiment(o, (index, seed) => {
+  return eachExperiment(o, (index, seed) => {
     const rng = Rng.fromSeed(seed);
     const params = sampleParams(o.agents, rng);
     const world = GridWorld.create(o.config, rng.int(0, 0x7fffffff));
@@ -66,4 +66,9 @@ export function gridBatch(options: Partial<GridBatchOptions> = {}): GridRecord[]
       latents,
     };
   });
+}
+
+/** All of gridRecords' experiments at once. */
+export function gridBatch(options: Partial<GridBatchOptions> = {}): GridRecord[] {
+  return [...gridRecords(options)];
 }

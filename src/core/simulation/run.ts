@@ -2,10 +2,10 @@ import { checkOneOf, definedOnly } from '../config';
 import { TASK_KINDS, type TaskKind } from '../envs/types';
 import type { ExperimentRecord } from './experiment';
 import type { TaskSummary } from './format';
-import { graphBatch } from './graph';
-import { gridBatch } from './grid';
+import { graphBatch, graphRecords } from './graph';
+import { gridBatch, gridRecords } from './grid';
 import { summariseGraph, summariseGrid, summariseTwoStep } from './summary';
-import { twoStepBatch } from './twoStep';
+import { twoStepBatch, twoStepRecords } from './twoStep';
 
 export interface SimulateOptions {
   experiments?: number;
@@ -26,21 +26,49 @@ export interface Simulation {
   summarise(): TaskSummary;
 }
 
-/** One batch of a task's experiments, with the options the CLI and the extension expose. */
+/** The options as each task's batch takes them. */
+function batchOptions(options: SimulateOptions) {
+  const { rewards, randomEpisodes, communities, communitySize, ...common } = definedOnly(options);
+  return {
+    twoStep: { ...common, ...definedOnly({ randomEpisodes }) },
+    grid: { ...common, ...definedOnly({ rewards }) },
+    graph: { ...common, config: definedOnly({ communities, communitySize }) },
+  };
+}
+
+/**
+ * A task's experiments with the options the CLI and the extension expose, made
+ * one at a time as they are read (the options are checked at once), so that a
+ * batch of any size can be written out without being held.
+ */
+export function taskRecords(task: TaskKind, options: SimulateOptions = {}): Iterable<ExperimentRecord> {
+  checkOneOf('task', task, TASK_KINDS);
+  const o = batchOptions(options);
+  switch (task) {
+    case 'two-step':
+      return twoStepRecords(o.twoStep);
+    case 'grid':
+      return gridRecords(o.grid);
+    case 'graph':
+      return graphRecords(o.graph);
+  }
+}
+
+/** One batch of a task's experiments, and its summary statistics on demand. */
 export function simulateTask(task: TaskKind, options: SimulateOptions = {}): Simulation {
   checkOneOf('task', task, TASK_KINDS);
-  const { rewards, randomEpisodes, communities, communitySize, ...common } = definedOnly(options);
+  const o = batchOptions(options);
   switch (task) {
     case 'two-step': {
-      const records = twoStepBatch({ ...common, ...definedOnly({ randomEpisodes }) });
+      const records = twoStepBatch(o.twoStep);
       return { records, summarise: () => summariseTwoStep(records) };
     }
     case 'grid': {
-      const records = gridBatch({ ...common, ...definedOnly({ rewards }) });
+      const records = gridBatch(o.grid);
       return { records, summarise: () => summariseGrid(records) };
     }
     case 'graph': {
-      const records = graphBatch({ ...common, config: definedOnly({ communities, communitySize }) });
+      const records = graphBatch(o.graph);
       return { records, summarise: () => summariseGraph(records) };
     }
   }

@@ -5,7 +5,7 @@ import { checkInteger } from '../config';
 import { TWO_STEP_SPEC, twoStepConfig, type TwoStepConfig, type TwoStepEpisode } from '../envs/twoStep';
 import { twoStepTranscript, type TwoStepPromptOptions } from '../prompts/twoStep';
 import { Rng } from '../random';
-import { EXPERIMENT_FORMAT, perExperiment, type BatchOptions, type ExperimentRecord } from './experiment';
+import { EXPERIMENT_FORMAT, eachExperiment, type BatchOptions, type ExperimentRecord } from './experiment';
 import { sampleParams, TWO_STEP_AGENTS, type ParamRanges } from './populations';
 
 export type TwoStepRecord = ExperimentRecord<TwoStepEpisode, QLatents, TwoStepConfig>;
@@ -29,7 +29,7 @@ export const TWO_STEP_BATCH_DEFAULTS: TwoStepBatchOptions = {
 };
 
 /** Q-learning agents, one per experiment with parameters drawn from `agents`, play the two-step task. */
-export function twoStepBatch(options: Partial<TwoStepBatchOptions> = {}): TwoStepRecord[] {
+export function twoStepRecords(options: Partial<TwoStepBatchOptions> = {}): Generator<TwoStepRecord, void, undefined> {
   // The default random opening is shortened to fit a shorter game; an explicit one must fit.
   const episodes = options.episodes ?? TWO_STEP_BATCH_DEFAULTS.episodes;
   const o = { ...TWO_STEP_BATCH_DEFAULTS, randomEpisodes: Math.min(TWO_STEP_BATCH_DEFAULTS.randomEpisodes, episodes), ...options };
@@ -37,7 +37,7 @@ export function twoStepBatch(options: Partial<TwoStepBatchOptions> = {}): TwoSte
   checkInteger('episodes', o.episodes, 1);
   checkInteger('randomEpisodes', o.randomEpisodes, 0, o.episodes);
   const config = twoStepConfig(o.config);
-  return perExperiment(o, (index, seed) => {
+  return eachExperiment(o, (index, seed) => {
     const params = sampleParams(o.agents, Rng.fromSeed(seed));
     const sim = simulateTwoStep(Q_LEARNING.create(params, TWO_STEP_SPEC), {
       episodes: o.episodes,
@@ -60,4 +60,9 @@ export function twoStepBatch(options: Partial<TwoStepBatchOptions> = {}): TwoSte
       latents,
     };
   });
+}
+
+/** All of twoStepRecords' experiments at once. */
+export function twoStepBatch(options: Partial<TwoStepBatchOptions> = {}): TwoStepRecord[] {
+  return [...twoStepRecords(options)];
 }

@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dataset } from '../../../src/cli/commands/dataset';
+import { simulateTask, taskRecords } from '../../../src/core/simulation';
+import { TASK_KINDS } from '../../../src/core/envs/types';
 
 async function quietly<T>(f: () => Promise<T>): Promise<T> {
   const original = console.error;
@@ -39,4 +41,19 @@ test('icrl-lens dataset names a bad option and what is allowed', async () => {
   await assert.rejects(() => dataset.run(['--task', 'grid']), /--out = undefined is not allowed: a file/);
   await assert.rejects(() => dataset.run(['--task', 'grid', '--n', '0', '--out', 'x.jsonl']), /--n = "0" is not allowed: an integer >= 1/);
   await assert.rejects(() => dataset.run(['--task', 'grid', '--bogus']), /Unknown option '--bogus'/);
+});
+
+test('an option the environment refuses fails before the file is opened, leaving none behind', async () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'icrl-dataset-')), 'walks.jsonl');
+  await assert.rejects(() => dataset.run(['--task', 'graph', '--n', '2', '--communities', '10', '--community-size', '10', '--out', out]), /at most 90 nodes/);
+  assert.equal(existsSync(out), false);
+});
+
+test('records are made as they are read: the first of a billion come at once, and are the batch\'s', () => {
+  for (const task of TASK_KINDS) {
+    const options = { seed: 11, episodes: 4 };
+    const batch = simulateTask(task, { ...options, experiments: 3 }).records;
+    const made = taskRecords(task, { ...options, experiments: 1e9 })[Symbol.iterator]();
+    for (const record of batch) assert.deepEqual(made.next().value, record, task);
+  }
 });
