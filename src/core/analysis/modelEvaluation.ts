@@ -68,6 +68,11 @@ export interface ModelEvaluation {
     accuracy: AccuracySummary;
     /** last-five-episode accuracy as a fraction of the ceiling. */
     fractionOfCeiling: Estimate;
+    /**
+     * Log-probability of the node that came, per episode: it rises over the walk
+     * only if the model learns the graph in context.
+     */
+    logProb: AccuracySummary;
     /** What the model's most probable next node is, and how much it gives the nodes that can come. */
     predictions: GraphPredictionBreakdown;
   };
@@ -167,6 +172,7 @@ export async function evaluateModel(
         ceiling,
         accuracy: graphAccuracy,
         fractionOfCeiling: estimate(watchedGraphs.map((w, i) => mean(w.accuracyPerEpisode.slice(-5)) / ceilings[i])),
+        logProb: episodeSummary(watchedGraphs.map((w) => w.logProbPerEpisode)),
         predictions: graphPredictionBreakdown(graphs, watchedGraphs),
       },
       recall,
@@ -194,6 +200,15 @@ export interface GraphPredictionBreakdown {
   neighbourProbability: Estimate;
   logProb: Estimate;
   uniformLogProb: number;
+  /**
+   * What always naming the node just left would score in the last five episodes,
+   * as a fraction of the ceiling. On a graph whose nodes' links are equally
+   * likely, the way back is always among the likeliest next nodes, so this
+   * reaches the ceiling without learning anything of the graph: accuracy near
+   * the ceiling means the graph is learnt only if the model does better than
+   * this on log-probability, or names other neighbours.
+   */
+  backtrackFractionOfCeiling: Estimate;
 }
 
 export function graphPredictionBreakdown(records: readonly GraphRecord[], watched: readonly WatchedTranscript[]): GraphPredictionBreakdown {
@@ -221,7 +236,23 @@ export function graphPredictionBreakdown(records: readonly GraphRecord[], watche
       logProb += p.logProbs[p.answer];
     });
     const n = predictions.length;
-    return { neighbour: neighbour / n, previous: previous / Math.max(1, withPrevious), current: current / n, pNeighbours: pNeighbours / n, logProb: logProb / n, size: graph.size };
+    const lastFive = predictions.reduce((m, p) => Math.max(m, p.episode), 0) - 4;
+    let late = 0, backtracks = 0;
+    predictions.forEach((p, k) => {
+      if (p.episode < lastFive) return;
+      late++;
+      if (k > 0 && r.transitions[k - 1].state === p.answer) backtracks++;
+    });
+    const ceiling = graph.ceilingAccuracy(r.transitions.map((t) => t.state));
+    return {
+      neighbour: neighbour / n,
+      previous: previous / Math.max(1, withPrevious),
+      current: current / n,
+      pNeighbours: pNeighbours / n,
+      logProb: logProb / n,
+      size: graph.size,
+      backtrack: backtracks / late / ceiling,
+    };
   });
   return {
     argmaxNeighbour: estimate(perWalk.map((w) => w.neighbour)),
@@ -230,6 +261,7 @@ export function graphPredictionBreakdown(records: readonly GraphRecord[], watche
     neighbourProbability: estimate(perWalk.map((w) => w.pNeighbours)),
     logProb: estimate(perWalk.map((w) => w.logProb)),
     uniformLogProb: mean(perWalk.map((w) => -Math.log(w.size))),
+    backtrackFractionOfCeiling: estimate(perWalk.map((w) => w.backtrack)),
   };
 }
 
@@ -266,14 +298,19 @@ export async function recallCheck(model: LanguageModel, experiments: number, see
 }
 
 function accuracySummary(watched: readonly WatchedTranscript[]): AccuracySummary {
-  const first = watched.map((w) => mean(w.accuracyPerEpisode.slice(0, 5)));
-  const last = watched.map((w) => mean(w.accuracyPerEpisode.slice(-5)));
+  return episodeSummary(watched.map((w) => w.accuracyPerEpisode));
+}
+
+/** A per-episode measure of each experiment, summarised over experiments: per episode, first and last five, and the rise between them. */
+function episodeSummary(perExperiment: readonly number[][]): AccuracySummary {
+  const first = perExperiment.map((xs) => mean(xs.slice(0, 5)));
+  const last = perExperiment.map((xs) => mean(xs.slice(-5)));
   return {
-    perEpisode: columnEstimates(watched.map((w) => w.accuracyPerEpisode)),
+    perEpisode: columnEstimates(perExperiment),
     first5: estimate(first),
     last5: estimate(last),
     rise: pairedDifference(last, first),
-    overall: estimate(watched.map((w) => mean(w.accuracyPerEpisode))),
+    overall: estimate(perExperiment.map(mean)),
   };
 }
 
@@ -314,7 +351,8 @@ export function formatEvaluation(e: ModelEvaluation): string {
     `  true minus shuffled, all episodes: ${f(e.grid.trueMinusShuffled)}`,
     `Community graph, next-node accuracy: first 5 ${f(e.graph.accuracy.first5)}, last 5 ${f(e.graph.accuracy.last5)}; ceiling ${e.graph.ceiling.toFixed(3)}; last 5 / ceiling ${f(e.graph.fractionOfCeiling)}`,
     `  most probable next node: a neighbour ${f(g.argmaxNeighbour)}, the node just left ${f(g.argmaxPrevious)}, the current node ${f(g.argmaxCurrent)}`,
-    `  probability on the neighbours ${f(g.neighbourProbability)}; log-probability of the node that came ${f(g.logProb)} (uniform guess ${g.uniformLogProb.toFixed(3)})`,
+    `  probability on the neighbours ${f(g.neighbourProbability)}; log-probability of the node that came ${f(g.logProb)} (uniform guess ${g.uniformLogProb.toFixed(3)}), first 5 ${f(e.graph.logProb.first5)}, last 5 ${f(e.graph.logProb.last5)}, rise ${f(e.graph.logProb.rise)}`,
+    `  always naming the node just left, which learns nothing of the graph, would reach ${f(g.backtrackFractionOfCeiling)} of the ceiling`,
     `Recall, lists of ${e.recall.listLength} names said twice (out of ${e.recall.pool}; uniform log-probability ${e.recall.uniformLogProb.toFixed(3)}):`,
     `  first telling: accuracy ${f(e.recall.first.accuracy)}, log-probability ${f(e.recall.first.logProb)}; second telling: accuracy ${f(e.recall.second.accuracy)}, log-probability ${f(e.recall.second.logProb)}`,
     'Ridge probes at two-step decision points (cross-validated r):',
