@@ -32,7 +32,8 @@ export interface EvaluationOptions {
 
 export const EVALUATION_DEFAULTS: EvaluationOptions = { experiments: 100, episodes: 30, seed: 7001, randomEpisodes: 7, policy: DEFAULT_PLAY_POLICY };
 
-export interface AccuracySummary {
+/** A per-episode measure (accuracy, or log-probability of the answer) summarised over experiments. */
+export interface EpisodeSummary {
   perEpisode: Estimate[];
   first5: Estimate;
   last5: Estimate;
@@ -58,21 +59,21 @@ export interface ModelEvaluation {
     comparison: ComparisonRow[];
   };
   grid: {
-    trueRewards: AccuracySummary;
-    shuffledRewards: AccuracySummary;
+    trueRewards: EpisodeSummary;
+    shuffledRewards: EpisodeSummary;
     /** Accuracy with true minus with shuffled rewards, over all episodes, paired by experiment. */
     trueMinusShuffled: Estimate;
   };
   graph: {
     ceiling: number;
-    accuracy: AccuracySummary;
+    accuracy: EpisodeSummary;
     /** last-five-episode accuracy as a fraction of the ceiling. */
     fractionOfCeiling: Estimate;
     /**
      * Log-probability of the node that came, per episode: it rises over the walk
      * only if the model learns the graph in context.
      */
-    logProb: AccuracySummary;
+    logProb: EpisodeSummary;
     /** What the model's most probable next node is, and how much it gives the nodes that can come. */
     predictions: GraphPredictionBreakdown;
   };
@@ -221,7 +222,8 @@ export function graphPredictionBreakdown(records: readonly GraphRecord[], watche
       throw new RangeError(`graph breakdown: walk ${i} has ${r.transitions.length} steps but ${predictions.length} predictions`);
     }
     const graph = recordGraph(r);
-    let neighbour = 0, previous = 0, withPrevious = 0, current = 0, pNeighbours = 0, logProb = 0;
+    const lastFive = predictions.reduce((m, p) => Math.max(m, p.episode), 0) - 4;
+    let neighbour = 0, previous = 0, withPrevious = 0, current = 0, pNeighbours = 0, logProb = 0, late = 0, backtracks = 0;
     predictions.forEach((p, k) => {
       const { state, nextState } = r.transitions[k];
       if (p.answer !== nextState) throw new RangeError(`graph breakdown: walk ${i}, step ${k}: the prediction's answer is ${p.answer}, the walk went to ${nextState}`);
@@ -232,17 +234,14 @@ export function graphPredictionBreakdown(records: readonly GraphRecord[], watche
         withPrevious++;
         if (p.predicted === r.transitions[k - 1].state) previous++;
       }
+      if (p.episode >= lastFive) {
+        late++;
+        if (k > 0 && r.transitions[k - 1].state === p.answer) backtracks++;
+      }
       pNeighbours += nb.reduce((sum, j) => sum + Math.exp(p.logProbs[j]), 0);
       logProb += p.logProbs[p.answer];
     });
     const n = predictions.length;
-    const lastFive = predictions.reduce((m, p) => Math.max(m, p.episode), 0) - 4;
-    let late = 0, backtracks = 0;
-    predictions.forEach((p, k) => {
-      if (p.episode < lastFive) return;
-      late++;
-      if (k > 0 && r.transitions[k - 1].state === p.answer) backtracks++;
-    });
     const ceiling = graph.ceilingAccuracy(r.transitions.map((t) => t.state));
     return {
       neighbour: neighbour / n,
@@ -297,12 +296,12 @@ export async function recallCheck(model: LanguageModel, experiments: number, see
   return { listLength: RECALL_LENGTH, pool: OBJECT_WORDS.length, first: telling(0), second: telling(1), uniformLogProb: -Math.log(OBJECT_WORDS.length) };
 }
 
-function accuracySummary(watched: readonly WatchedTranscript[]): AccuracySummary {
+function accuracySummary(watched: readonly WatchedTranscript[]): EpisodeSummary {
   return episodeSummary(watched.map((w) => w.accuracyPerEpisode));
 }
 
 /** A per-episode measure of each experiment, summarised over experiments: per episode, first and last five, and the rise between them. */
-function episodeSummary(perExperiment: readonly number[][]): AccuracySummary {
+function episodeSummary(perExperiment: readonly number[][]): EpisodeSummary {
   const first = perExperiment.map((xs) => mean(xs.slice(0, 5)));
   const last = perExperiment.map((xs) => mean(xs.slice(-5)));
   return {
