@@ -2,7 +2,7 @@ import { basename, resolve } from 'node:path';
 import { sideBySide } from '../../core/analysis/results';
 import { checkOneOf } from '../../core/config';
 import { loadModel, PROVIDERS } from '../../core/lm';
-import { reproduce as runStudy, REPRODUCIBLE_TASKS } from '../../core/reproduce/run';
+import { GRAPH_NAMES, reproduce as runStudy, REPRODUCIBLE_TASKS } from '../../core/reproduce/run';
 import { intOption, numberOption, parseOptions, POLICY_HELP, policyOption } from '../args';
 import { defaultModelDir } from '../defaultModel';
 import type { Command } from './index';
@@ -29,6 +29,8 @@ Options:
   --sae-l1 X           the SAEs' L1 coefficient (default 5)
   --sae-expansion X    SAE latents per residual dimension (default 8)
   --lesion-latents N   latents lesioned, and in the control (default 1; 4 for the grid, as the paper)
+  --graph-names N      fixed (default: the same node names in every walk, so SR column j is
+                       one word throughout) or per-walk (drawn afresh, as in the training data)
   --provider P         auto, cuda, webgpu or cpu (default auto)
 ${POLICY_HELP}`;
 
@@ -47,6 +49,7 @@ export const reproduce: Command = {
       'sae-l1': { type: 'string' },
       'sae-expansion': { type: 'string' },
       'lesion-latents': { type: 'string' },
+      'graph-names': { type: 'string', default: 'fixed' },
       provider: { type: 'string', default: 'auto' },
       policy: { type: 'string' },
       temperature: { type: 'string' },
@@ -73,6 +76,7 @@ export const reproduce: Command = {
         saeL1: numberOption('sae-l1', values['sae-l1'], 0),
         saeExpansion: numberOption('sae-expansion', values['sae-expansion'], Number.MIN_VALUE),
         lesionLatents: intOption('lesion-latents', values['lesion-latents'], 1),
+        graphNames: checkOneOf('--graph-names', values['graph-names'], GRAPH_NAMES),
         policy: policyOption(values.policy, values.temperature),
       };
       const results = await runStudy(model, { tasks, outDir, modelName: basename(resolve(dir)), common }, (line) => console.error(line));

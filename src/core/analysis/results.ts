@@ -129,16 +129,19 @@ export function sideBySide(task: TaskResult): SideBySideRow[] {
   return names.map((quantity) => ({ quantity, paper: task.paper[quantity] ?? null, ours: task.ours[quantity] ?? derived(task, quantity) }));
 }
 
+/** The largest |r| (signed) over blocks of a target family's best latents from one source (default the SAE), as a figure; null when there is none. */
+export function maxRFigure(bestLatents: readonly BestLatentResult[], family: string, source: LatentSource = 'sae'): Figure | null {
+  let best: BestLatentResult | null = null;
+  for (const b of bestLatents) {
+    if ((b.source ?? 'sae') !== source || targetFamily(b.target) !== family) continue;
+    if (best === null || Math.abs(b.r) > Math.abs(best.r)) best = b;
+  }
+  return best && { value: best.r, block: best.block, note: `${source === 'sae' ? 'latent' : source === 'residual' ? 'residual dimension' : 'random-SAE latent'} ${best.latent}, ${best.target}` };
+}
+
 function derived(task: TaskResult, quantity: string): Figure | null {
   const [kind, ...rest] = quantity.split('.');
-  if (kind === 'maxR' && rest.length === 1) {
-    let best: BestLatentResult | null = null;
-    for (const b of task.bestLatents) {
-      if ((b.source ?? 'sae') !== 'sae' || targetFamily(b.target) !== rest[0]) continue;
-      if (best === null || Math.abs(b.r) > Math.abs(best.r)) best = b;
-    }
-    return best && { value: best.r, block: best.block, note: `latent ${best.latent}, ${best.target}` };
-  }
+  if (kind === 'maxR' && rest.length === 1) return maxRFigure(task.bestLatents, rest[0]);
   if (kind === 'intervention' && rest.length === 2) {
     const found = task.interventions.find((i) => i.metric === rest[0] && i.condition === rest[1]);
     return found ? { value: found.value, ci95: found.ci95 } : null;

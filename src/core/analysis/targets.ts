@@ -65,6 +65,10 @@ export const TARGET_DESCRIPTIONS: Readonly<Record<TaskKind, Readonly<Record<stri
     'srTd[j]': 'component j of the SR TD error of the previous step, onehot(s) + gamma M(s\u2032, \u00b7) - M(s, \u00b7)',
     srNext: 'M(s, s\u2032): the SR entry of the node that comes next',
     'trans[j]': 'P(s, j): the walk\u2019s true probability of moving from the current node to node j',
+    'srOff[j]':
+      'M(s, j) less its mean over the rows with the same current node s: what the SR has learned in this walk beyond what the current node alone says. Uncorrelated with any function of the current node (node[j] among them), so a latent that only names the current node cannot track it',
+    'node[j]':
+      '1 where the current node is node j, else 0: what a latent that only names the current node tracks. A control for the SR columns, whose largest entry is the current node\u2019s own',
     pNext: 'the SR learner\u2019s predicted probability of the node that comes next (softmax of beta M(s, \u00b7))',
     surprise: '-log pNext',
   },
@@ -113,13 +117,29 @@ export function graphTargets(latents: readonly (readonly SuccessorLatents[])[], 
   if (matrix !== undefined && (matrix.length !== n || matrix.some((row) => row.length !== n))) {
     throw new RangeError(`graph targets: the transition matrix must be ${n} x ${n}, like the SR`);
   }
-  const names = [...indexed('sr', n), ...indexed('srTd', n), 'srNext', ...(matrix ? indexed('trans', n) : []), 'pNext', 'surprise'];
-  return buildTable(latents, names, options, (steps, i) => {
+  const names = [...indexed('sr', n), ...indexed('srTd', n), 'srNext', ...(matrix ? indexed('trans', n) : []), ...indexed('node', n), ...indexed('srOff', n), 'pNext', 'surprise'];
+  const table = buildTable(latents, names, options, (steps, i) => {
     const now = steps[i];
     if (now.nextState === null) throw new RangeError(`graph targets: step ${i} has no next node`);
     const pNext = now.probs[now.nextState];
-    return [...now.srRow, ...steps[i - 1].tdErrors, now.srRow[now.nextState], ...(matrix ? matrix[now.state] : []), pNext, -Math.log(pNext)];
+    const node = now.srRow.map((_, j) => (j === now.state ? 1 : 0));
+    // srOff[j] starts as sr[j]; what the current node alone says is taken out below, once every row is known.
+    return [...now.srRow, ...steps[i - 1].tdErrors, now.srRow[now.nextState], ...(matrix ? matrix[now.state] : []), ...node, ...now.srRow, pNext, -Math.log(pNext)];
   });
+  // srOff[j] is sr[j] less its mean over the rows with the same current node.
+  const nodes = Array.from({ length: n }, (_, k) => targetColumn(table, `node[${k}]`));
+  const current = Int32Array.from({ length: table.groups.length }, (_, r) => nodes.findIndex((column) => column[r] === 1));
+  for (let j = 0; j < n; j++) {
+    const off = targetColumn(table, `srOff[${j}]`);
+    const sums = new Float64Array(n);
+    const counts = new Float64Array(n);
+    current.forEach((s, r) => {
+      sums[s] += off[r];
+      counts[s]++;
+    });
+    current.forEach((s, r) => (off[r] -= sums[s] / counts[s]));
+  }
+  return table;
 }
 
 /** The named column; an error lists the names there are. */

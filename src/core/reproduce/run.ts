@@ -2,11 +2,12 @@ import { join } from 'node:path';
 import { fitModel } from '../agents/fit';
 import { Q_LEARNING } from '../agents/qLearning';
 import { discoverLatents, latentsFile, rankDiscovered, runId, writeLatents, type DiscoveredLatent, type RunInfo } from '../analysis/discovered';
-import { PAPER_NUMBERS, RESULTS_FORMAT, RESULTS_VERSION, writeResults, type Figure, type Results, type TaskResult } from '../analysis/results';
+import { maxRFigure, PAPER_NUMBERS, RESULTS_FORMAT, RESULTS_VERSION, writeResults, type Figure, type Results, type TaskResult } from '../analysis/results';
 import { latentColumn } from '../analysis/scan';
 import { graphTargets, gridTargets, targetColumn, targetFamily, type TargetTable } from '../analysis/targets';
 import { definedOnly } from '../config';
 import { gridSpec } from '../envs/gridWorld';
+import { CommunityGraph } from '../envs/communityGraph';
 import { chanceReward } from '../envs/twoStep';
 import { TASK_KINDS, type TaskKind } from '../envs/types';
 import { watchTranscripts, type AnswerPolicy, type LanguageModel, type WatchedTranscript } from '../lm';
@@ -20,7 +21,7 @@ import {
   returnPerEpisodeChart,
   srCorrelationChart,
 } from '../plots';
-import { graphBatch, gridBatch, recordGraph, walkCeiling } from '../simulation';
+import { graphBatch, gridBatch, recordGraph, walkCeiling, type GraphRecord } from '../simulation';
 import { mean, pairedDifference } from '../stats';
 import { latentsByCorrelation, type BlockStudy } from './blocks';
 import { writeFigure } from './figures';
@@ -44,7 +45,20 @@ export interface CommonStudyOptions {
   policy?: AnswerPolicy;
   /** How many of the best-tracking latents are lesioned, and how many least-correlated ones in the control (default 1 for the two-step task and the graph, 4 for the grid, as the paper). */
   lesionLatents?: number;
+  /** How the graph's nodes are named (default 'fixed'; see {@link GraphNames}). */
+  graphNames?: GraphNames;
 }
+
+/**
+ * 'fixed': every walk names its nodes with the same words, drawn once from the
+ * seed, so that an SR column `sr[j]` (and `srTd[j]`, `trans[j]`) is the same word
+ * in every experiment and a latent can track it. 'per-walk': the words are drawn
+ * afresh for each walk, as in the training data; then node j is a different word
+ * in each walk, the model has no way to tell which of its words is node j, and
+ * only the scalar targets (srNext, pNext, surprise) mean the same across walks.
+ */
+export const GRAPH_NAMES = ['fixed', 'per-walk'] as const;
+export type GraphNames = (typeof GRAPH_NAMES)[number];
 
 export interface ReproduceOptions {
   tasks: readonly TaskKind[];
@@ -104,7 +118,7 @@ async function runTask(ctx: StudyContext, task: TaskKind, c: CommonStudyOptions)
     case 'grid':
       return gridTask(ctx, { ...WATCH_STUDY_DEFAULTS, ...defined, sae: { ...WATCH_STUDY_DEFAULTS.sae, ...saeOverrides(c) } });
     case 'graph':
-      return graphTask(ctx, { ...WATCH_STUDY_DEFAULTS, lesionLatents: 1, ...defined, sae: { ...WATCH_STUDY_DEFAULTS.sae, ...saeOverrides(c) } });
+      return graphTask(ctx, { ...WATCH_STUDY_DEFAULTS, lesionLatents: 1, ...defined, sae: { ...WATCH_STUDY_DEFAULTS.sae, ...saeOverrides(c) } }, c.graphNames ?? 'fixed');
   }
 }
 
@@ -150,9 +164,17 @@ async function gridTask(ctx: StudyContext, o: WatchStudyOptions): Promise<{ resu
   return { result: { bestLatents: study.bestLatents, interventions, paper: { ...PAPER_NUMBERS.grid }, ours, figures }, blocks: study.blocks };
 }
 
+/** The walks the graph study watches; with 'fixed' names, every walk has the words the seed draws for a graph. */
+export function graphStudyRecords(o: Pick<WatchStudyOptions, 'experiments' | 'episodes' | 'seed'>, names: GraphNames): GraphRecord[] {
+  const words = names === 'fixed' ? [...CommunityGraph.create({}, o.seed).names] : null;
+  return graphBatch({ experiments: o.experiments, episodes: o.episodes, seed: o.seed, config: { words } });
+}
+
 /** Community graph: the model watches walks; targets from the SR-TD learner recorded with each walk. */
-async function graphTask(ctx: StudyContext, o: WatchStudyOptions): Promise<{ result: TaskResult; blocks: BlockStudy[] }> {
-  const records = graphBatch({ experiments: o.experiments, episodes: o.episodes, seed: o.seed });
+async function graphTask(ctx: StudyContext, o: WatchStudyOptions, names: GraphNames): Promise<{ result: TaskResult; blocks: BlockStudy[] }> {
+  const records = graphStudyRecords(o, names);
+  const words = names === 'fixed' ? records[0].env.words : null;
+  ctx.log(`graph: ${words ? `the same node names in every walk (${words.join(', ')})` : 'node names drawn afresh for every walk'}`);
   const graph = recordGraph(records[0]);
   const transitionMatrix = graph.transitionMatrix();
   const study = await watchStudy(
@@ -176,7 +198,14 @@ async function graphTask(ctx: StudyContext, o: WatchStudyOptions): Promise<{ res
   const nextNode = sums.map((row, i) => Array.from(row, (v) => v / Math.max(1, counts[i])));
   const ceiling = mean(records.map(walkCeiling));
   const dir = join(ctx.outDir, 'figures', 'graph');
-  const families: Record<string, string> = { sr: 'SR entries', srTd: 'SR TD errors', trans: 'transition matrix', surprise: 'surprise' };
+  const families: Record<string, string> = {
+    sr: 'SR entries',
+    srOff: 'SR entries beyond the current node',
+    srTd: 'SR TD errors',
+    trans: 'transition matrix',
+    surprise: 'surprise',
+    node: 'current node (control)',
+  };
   const srRows = study.blocks.flatMap((b) =>
     Object.entries(families).flatMap(([family, label]) => {
       const rs = b.scan.best.filter((x) => targetFamily(x.target) === family && Number.isFinite(x.r)).map((x) => Math.abs(x.r));
@@ -188,7 +217,7 @@ async function graphTask(ctx: StudyContext, o: WatchStudyOptions): Promise<{ res
     await writeFigure(
       dir,
       'next-node-distribution',
-      communityStructureChart(nextNode, graph.config.words ?? graph.names.map((_, j) => `node ${j}`), nextNode.map((_, j) => graph.community(j)), {
+      communityStructureChart(nextNode, words ?? graph.names.map((_, j) => `node ${j}`), nextNode.map((_, j) => graph.community(j)), {
         title: 'Community graph: the model\u2019s next-node distribution',
         valueTitle: 'P(next node)',
       }),
@@ -206,6 +235,15 @@ async function graphTask(ctx: StudyContext, o: WatchStudyOptions): Promise<{ res
     ...Object.fromEntries(study.conditions.map((c) => [`intervention.accuracy.${c.condition}`, { value: mean(c.accuracy), block: study.lesionBlock }])),
     ceiling: { value: ceiling, note: 'the walk\u2019s best possible next-node accuracy' },
   };
+  // sr[j] is largest where node j is current, so a latent that only names the current node tracks it too: node[j] says how far, srOff[j] what is left.
+  const notes: Record<string, string> = {
+    node: 'a control: how closely a latent follows which node is current, the largest entry of an SR row',
+    srOff: 'the SR with the current node\u2019s part taken out (uncorrelated with node)',
+  };
+  for (const [family, note] of Object.entries(notes)) {
+    const figure = maxRFigure(study.bestLatents, family);
+    if (figure) ours[`maxR.${family}`] = { ...figure, note: `${figure.note}; ${note}` };
+  }
   return { result: { bestLatents: study.bestLatents, interventions: study.interventions, paper: { ...PAPER_NUMBERS.graph }, ours, figures }, blocks: study.blocks };
 }
 

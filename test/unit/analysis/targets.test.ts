@@ -12,6 +12,7 @@ import {
 } from '../../../src/core/analysis/targets';
 import { CommunityGraph } from '../../../src/core/envs/communityGraph';
 import { graphBatch, gridBatch, twoStepBatch } from '../../../src/core/simulation';
+import { pearson } from '../../../src/core/stats';
 
 const close = (a: number, b: number) => Math.abs(a - b) < 1e-12;
 
@@ -85,14 +86,14 @@ test('grid targets have one Q column per action and QLatents\u2019 own qDiff', (
   }
 });
 
-test('graph targets: SR rows, the previous step\u2019s SR TD errors, transition probabilities and surprise, replayed by hand', () => {
+test('graph targets: SR rows, the previous step\u2019s SR TD errors, transition probabilities, the current node and surprise, replayed by hand', () => {
   const records = graphBatch({ experiments: 1, episodes: 3, seed: 9 });
   const rec = records[0];
   const graph = CommunityGraph.create(rec.env, 0);
   const matrix = graph.transitionMatrix();
   const table = graphTargets([rec.latents], { transitionMatrix: matrix });
   const n = graph.size;
-  assert.equal(table.names.length, 3 * n + 3);
+  assert.equal(table.names.length, 5 * n + 3);
   const { alpha, gamma, beta } = rec.agent.params;
   const m: number[][] = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
   let previous: number[] = [];
@@ -106,6 +107,7 @@ test('graph targets: SR rows, the previous step\u2019s SR TD errors, transition 
         assert.ok(close(at(`sr[${j}]`), m[s][j]));
         assert.ok(close(at(`srTd[${j}]`), previous[j]));
         assert.equal(at(`trans[${j}]`), matrix[s][j]);
+        assert.equal(at(`node[${j}]`), j === s ? 1 : 0);
       }
       assert.ok(close(at('srNext'), m[s][next]));
       const z = m[s].reduce((acc, v, j) => acc + (j === s ? 0 : Math.exp(beta * v)), 0);
@@ -119,4 +121,26 @@ test('graph targets: SR rows, the previous step\u2019s SR TD errors, transition 
   assert.deepEqual(selectTargets(table, ['surprise', 'sr[0]']).names, ['surprise', 'sr[0]']);
   assert.throws(() => targetColumn(table, 'qDiff'), /no target 'qDiff'/);
   assert.throws(() => graphTargets([rec.latents], { transitionMatrix: [[1]] }), /transition matrix must be 15 x 15/);
+});
+
+test('graph targets: srOff is the SR entry less its mean over the rows with the same current node, so no function of the current node tracks it', () => {
+  const records = graphBatch({ experiments: 4, episodes: 5, seed: 11, config: { words: [...CommunityGraph.create({}, 11).names] } });
+  const table = graphTargets(records.map((r) => r.latents));
+  const n = 15;
+  const node = (k: number) => targetColumn(table, `node[${k}]`);
+  for (let j = 0; j < n; j++) {
+    const sr = targetColumn(table, `sr[${j}]`);
+    const off = targetColumn(table, `srOff[${j}]`);
+    for (let k = 0; k < n; k++) {
+      const rows = [...node(k).keys()].filter((r) => node(k)[r] === 1);
+      assert.ok(rows.length > 1, `node ${k} is current in some rows`);
+      // Within the rows where node k is current, the shift is one constant (their mean of sr[j]), and srOff sums to 0.
+      const shift = sr[rows[0]] - off[rows[0]];
+      for (const r of rows) assert.ok(Math.abs(sr[r] - off[r] - shift) < 1e-12);
+      assert.ok(Math.abs(rows.reduce((a, r) => a + off[r], 0)) < 1e-9);
+      assert.ok(Math.abs(pearson(off, node(k))) < 1e-9, `srOff[${j}] and node[${k}]`);
+    }
+    // What is left still varies: the SR changes as the walk goes on.
+    assert.ok(off.some((v) => Math.abs(v) > 1e-3));
+  }
 });

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { readLatents } from '../../../src/core/analysis/discovered';
 import { readResults } from '../../../src/core/analysis/results';
 import { loadModel, type LanguageModel } from '../../../src/core/lm';
-import { reproduce } from '../../../src/core/reproduce/run';
+import { graphStudyRecords, reproduce } from '../../../src/core/reproduce/run';
 import { loadSae } from '../../../src/core/sae';
 import { graphBatch, gridBatch } from '../../../src/core/simulation';
+import { CommunityGraph } from '../../../src/core/envs/communityGraph';
 import { tempDir } from '../../fixtures/lm/folders';
 import { coveringTexts, writeTranscriptModel } from '../../fixtures/lm/transcriptModel';
 
@@ -16,7 +17,7 @@ let model: LanguageModel;
 
 before(async () => {
   const texts = coveringTexts(
-    [...gridBatch({ experiments: 6, episodes: 10, seed: 7001 }), ...graphBatch({ experiments: 6, episodes: 10, seed: 7001 })].map((r) => r.transcript.text),
+    [...gridBatch({ experiments: 6, episodes: 10, seed: 7001 }), ...graphStudyRecords({ experiments: 6, episodes: 10, seed: 7001 }, 'fixed')].map((r) => r.transcript.text),
   );
   writeTranscriptModel(join(dir.path, 'model'), texts);
   model = await loadModel(join(dir.path, 'model'), { provider: 'cpu', cacheDir: join(dir.path, 'cache') });
@@ -72,4 +73,16 @@ test('reproduce runs every task end to end and writes files that read back', asy
     const dead = ours[`sae.deadFraction.block${block}`].value;
     assert.ok(dead >= 0 && dead <= 1);
   }
+});
+
+test('the graph study names the nodes alike in every walk, unless asked to draw names per walk', () => {
+  const o = { experiments: 5, episodes: 3, seed: 7001 };
+  const fixed = graphStudyRecords(o, 'fixed');
+  // Node j is one word throughout, so a latent can track column j of the SR; the walks themselves still differ.
+  for (const r of fixed) assert.deepEqual(r.env.words, [...CommunityGraph.create({}, o.seed).names]);
+  assert.equal(new Set(fixed.map((r) => r.transcript.text)).size, fixed.length);
+  // Per walk: the training data's naming, the same records as graphBatch gives.
+  const perWalk = graphStudyRecords(o, 'per-walk');
+  assert.deepEqual(perWalk, graphBatch(o));
+  assert.equal(new Set(perWalk.map((r) => r.env.words.join(' '))).size, perWalk.length);
 });
