@@ -14,7 +14,7 @@ import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, watchTr
 import { ActivationStore } from '../sae/activationStore';
 import { graphBatch, gridBatch, recordGraph, walkCeiling, type GraphRecord } from '../simulation';
 import { columnEstimates, estimate, formatEstimate, mean, pairedDifference, type Estimate } from '../stats';
-import { ridgeProbe } from './probe';
+import { ridgeProbe, ridgeProbeByKind } from './probe';
 
 /**
  * The default model's report card: does it show the paper's phenomena? Measured
@@ -31,6 +31,10 @@ export interface EvaluationOptions {
 }
 
 export const EVALUATION_DEFAULTS: EvaluationOptions = { experiments: 100, episodes: 30, seed: 7001, randomEpisodes: 7, policy: DEFAULT_PLAY_POLICY };
+
+/** The probes' kinds of decision: a spaceship choice (state 0) and an alien choice (a planet). */
+const FIRST_STAGE = 0;
+const SECOND_STAGE = 1;
 
 /** A per-episode measure (accuracy, or log-probability of the answer) summarised over experiments. */
 export interface EpisodeSummary {
@@ -85,7 +89,30 @@ export interface ModelEvaluation {
    * of the step just completed (the newest outcome in the text), and the Q-value
    * difference Q(s, 1) - Q(s, 0) of the state being decided in.
    */
-  probe: { block: number; tdError: number; qDiff: number }[];
+  probe: BlockProbe[];
+}
+
+/** Probe correlations for the TD error and the Q-value difference. */
+export interface ProbePair {
+  tdError: number;
+  qDiff: number;
+}
+
+/**
+ * A block's probes. The two stages of a trip are different decisions: at a
+ * spaceship choice the newest outcome is the last trip's treasure (its TD error is
+ * a reward prediction error) and the values are the spaceships'; at an alien choice
+ * the newest is the landing (a TD error of the transition, no reward) and the
+ * values are the planet's aliens'. `tdError` and `qDiff` (the criteria) fit one
+ * probe per stage and score their pooled predictions; `singleMap` fits one map over
+ * both, which cannot follow a quantity held in different directions at the two
+ * kinds of position; `firstStage` and `secondStage` are each stage's probe alone.
+ */
+export interface BlockProbe extends ProbePair {
+  block: number;
+  singleMap: ProbePair;
+  firstStage: ProbePair;
+  secondStage: ProbePair;
 }
 
 export async function evaluateModel(
@@ -123,20 +150,34 @@ export async function evaluateModel(
     const td: number[] = [];
     const qd: number[] = [];
     const groups: number[] = [];
+    const stages: number[] = [];
     played.forEach((g, e) => {
       for (let i = 1; i < g.decisions.length; i++) {
         keep.push(g.decisions[i].row!);
         td.push(qLatents[e][i - 1].tdError);
         qd.push(qLatents[e][i].qValues[1] - qLatents[e][i].qValues[0]);
         groups.push(g.index);
+        stages.push(g.transitions[i].state === 0 ? FIRST_STAGE : SECOND_STAGE);
       }
     });
-    const probe = [];
+    const probe: BlockProbe[] = [];
     for (const block of blocks) {
       const all = await read.readAll(block);
       const x = new Float32Array(keep.length * dModel);
       keep.forEach((k, i) => x.set(all.subarray(k * dModel, (k + 1) * dModel), i * dModel));
-      probe.push({ block, tdError: ridgeProbe(x, dModel, td, groups).r, qDiff: ridgeProbe(x, dModel, qd, groups).r });
+      const [tdByStage, qdByStage] = [td, qd].map((y) => ridgeProbeByKind(x, dModel, y, groups, stages));
+      const stage = (kind: number): ProbePair => ({
+        tdError: tdByStage.byKind.find((k) => k.kind === kind)!.r,
+        qDiff: qdByStage.byKind.find((k) => k.kind === kind)!.r,
+      });
+      probe.push({
+        block,
+        tdError: tdByStage.r,
+        qDiff: qdByStage.r,
+        singleMap: { tdError: ridgeProbe(x, dModel, td, groups).r, qDiff: ridgeProbe(x, dModel, qd, groups).r },
+        firstStage: stage(FIRST_STAGE),
+        secondStage: stage(SECOND_STAGE),
+      });
     }
 
     log(`grid world: the model watches ${o.experiments} Q-learning agents, with true and with shuffled rewards`);
@@ -329,8 +370,8 @@ export function evaluationChecks(e: ModelEvaluation): Check[] {
     { claim: 'grid: accuracy rises from the first five episodes to the last five (95% interval above 0)', passed: e.grid.trueRewards.rise.ci95[0] > 0 },
     { claim: 'grid: accuracy is higher with true rewards than with shuffled ones (95% interval above 0)', passed: e.grid.trueMinusShuffled.ci95[0] > 0 },
     { claim: 'graph: accuracy in the last five episodes reaches 90% of the ceiling', passed: e.graph.fractionOfCeiling.mean >= 0.9 },
-    { claim: `probe: some block predicts the TD error with r >= 0.5 (best ${bestTd.toFixed(3)})`, passed: bestTd >= 0.5 },
-    { claim: `probe: some block predicts the Q-value difference with r >= 0.5 (best ${bestQ.toFixed(3)})`, passed: bestQ >= 0.5 },
+    { claim: `probe: some block predicts the TD error with r >= 0.5 (a probe per decision stage; best ${bestTd.toFixed(3)})`, passed: bestTd >= 0.5 },
+    { claim: `probe: some block predicts the Q-value difference with r >= 0.5 (a probe per decision stage; best ${bestQ.toFixed(3)})`, passed: bestQ >= 0.5 },
   ];
 }
 
@@ -354,8 +395,11 @@ export function formatEvaluation(e: ModelEvaluation): string {
     `  always naming the node just left, which learns nothing of the graph, would reach ${f(g.backtrackFractionOfCeiling)} of the ceiling`,
     `Recall, lists of ${e.recall.listLength} names said twice (out of ${e.recall.pool}; uniform log-probability ${e.recall.uniformLogProb.toFixed(3)}):`,
     `  first telling: accuracy ${f(e.recall.first.accuracy)}, log-probability ${f(e.recall.first.logProb)}; second telling: accuracy ${f(e.recall.second.accuracy)}, log-probability ${f(e.recall.second.logProb)}`,
-    'Ridge probes at two-step decision points (cross-validated r):',
-    ...e.probe.map((p) => `  block ${p.block}: TD error ${p.tdError.toFixed(3)}, Q-value difference ${p.qDiff.toFixed(3)}`),
+    'Ridge probes at two-step decision points (cross-validated r; one probe per stage, predictions pooled; in brackets one map over both stages, the first stage\u2019s probe alone, the second\u2019s):',
+    ...e.probe.map((p) => {
+      const pair = (key: keyof ProbePair) => `${p[key].toFixed(3)} (${[p.singleMap, p.firstStage, p.secondStage].map((q) => q[key].toFixed(3)).join(', ')})`;
+      return `  block ${p.block}: TD error ${pair('tdError')}, Q-value difference ${pair('qDiff')}`;
+    }),
     '',
     ...evaluationChecks(e).map((c) => `${c.passed ? 'PASS' : 'FAIL'}  ${c.claim}`),
   ];

@@ -43,6 +43,46 @@ export function ridgeProbe(x: Float32Array, d: number, y: ArrayLike<number>, gro
   return { r: pearson(predictions, y), predictions, lambdas: chosen };
 }
 
+/** A probe fitted separately to each kind of row, scored on all rows together. */
+export interface KindProbeResult {
+  /** Pearson r of all rows' out-of-fold predictions with the target. */
+  r: number;
+  predictions: Float64Array;
+  /** Each kind's own probe: its r on its rows alone, and how many rows it had. */
+  byKind: { kind: number; rows: number; r: number }[];
+}
+
+/**
+ * One ridge probe per kind of row (for instance the two stages of a two-step
+ * decision), their out-of-fold predictions pooled. Equivalent to one probe on the
+ * features crossed with the kind: where the target at two kinds of position is a
+ * different quantity (the TD error of a reward after a trip, of a transition
+ * within one), it can live in different directions at each, which no single map
+ * over all rows can follow.
+ */
+export function ridgeProbeByKind(
+  x: Float32Array,
+  d: number,
+  y: ArrayLike<number>,
+  groups: ArrayLike<number>,
+  kinds: ArrayLike<number>,
+  options: Partial<ProbeOptions> = {},
+): KindProbeResult {
+  const n = y.length;
+  if (kinds.length !== n) throw new RangeError(`probe: ${kinds.length} kinds for ${n} rows`);
+  const predictions = new Float64Array(n);
+  const byKind: KindProbeResult['byKind'] = [];
+  for (const kind of [...new Set(Array.from(kinds))].sort((a, b) => a - b)) {
+    const rows = indices(n, (i) => kinds[i] === kind);
+    const xs = new Float32Array(rows.length * d);
+    rows.forEach((i, k) => xs.set(x.subarray(i * d, (i + 1) * d), k * d));
+    const fit = ridgeProbe(xs, d, rows.map((i) => y[i]), rows.map((i) => groups[i]), options);
+    rows.forEach((i, k) => (predictions[i] = fit.predictions[k]));
+    byKind.push({ kind, rows: rows.length, r: fit.r });
+  }
+  return { r: pearson(predictions, y), predictions, byKind };
+}
+
 /** Experiments are dealt to folds in order of first appearance, round robin. */
 function foldOf(groups: ArrayLike<number>, folds: number): Int32Array {
   const index = new Map<number, number>();

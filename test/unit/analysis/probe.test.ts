@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { choleskySolve, ridgeProbe } from '../../../src/core/analysis/probe';
+import { choleskySolve, ridgeProbe, ridgeProbeByKind } from '../../../src/core/analysis/probe';
 import { Rng } from '../../../src/core/random';
 
 test('cholesky solves a hand-checked system', () => {
@@ -25,4 +25,34 @@ test('a probe finds a linear target with the correlation its noise allows, and n
   assert.ok(Math.abs(found.r - Math.SQRT1_2) < 0.04, `r ${found.r}`);
   const noise = Array.from({ length: n }, () => rng.normal());
   assert.ok(Math.abs(ridgeProbe(x, d, noise, groups).r) < 0.1);
+});
+
+test('a probe per kind of row follows a target that is a different linear map at each kind, where one map over all rows cannot', () => {
+  const rng = Rng.fromSeed(5);
+  const n = 2000;
+  const d = 12;
+  const x = new Float32Array(n * d);
+  for (let i = 0; i < x.length; i++) x[i] = rng.normal();
+  const kinds = Array.from({ length: n }, (_, i) => i % 2);
+  // Kind 0 reads the target off the first half of the features, kind 1 off the second half.
+  const y = Array.from({ length: n }, (_, i) => {
+    let s = 0;
+    for (let j = 0; j < d / 2; j++) s += x[i * d + j + (kinds[i] === 0 ? 0 : d / 2)];
+    return s;
+  });
+  const groups = Array.from({ length: n }, (_, i) => Math.floor(i / 40));
+  const byKind = ridgeProbeByKind(x, d, y, groups, kinds);
+  assert.ok(byKind.r > 0.99, `per kind r ${byKind.r}`);
+  assert.deepEqual(byKind.byKind.map((k) => [k.kind, k.rows]), [[0, n / 2], [1, n / 2]]);
+  for (const k of byKind.byKind) assert.ok(k.r > 0.99);
+  // One map must split its weight between the two halves: each kind's target then correlates with it at 1/sqrt(2).
+  const single = ridgeProbe(x, d, y, groups);
+  assert.ok(Math.abs(single.r - Math.SQRT1_2) < 0.05, `single map r ${single.r}`);
+  // Each kind's predictions are its own probe's, fitted on its rows alone.
+  const rows0 = kinds.flatMap((k, i) => (k === 0 ? [i] : []));
+  const x0 = new Float32Array(rows0.length * d);
+  rows0.forEach((i, k) => x0.set(x.subarray(i * d, (i + 1) * d), k * d));
+  const alone = ridgeProbe(x0, d, rows0.map((i) => y[i]), rows0.map((i) => groups[i]));
+  rows0.forEach((i, k) => assert.equal(byKind.predictions[i], alone.predictions[k]));
+  assert.throws(() => ridgeProbeByKind(x, d, y, groups, kinds.slice(1)), /1999 kinds for 2000 rows/);
 });
