@@ -29,7 +29,7 @@ Options:
   --sae-l1 X           the SAEs' L1 coefficient (default 5)
   --sae-expansion X    SAE latents per residual dimension (default 8)
   --lesion-latents N   latents lesioned, and in the control (default 1; 4 for the grid, as the paper)
-  --graph-names N      fixed (default: the same node names in every walk, so SR column j is
+  --graph-names W      fixed (default: the same node names in every walk, so SR column j is
                        one word throughout) or per-walk (drawn afresh, as in the training data)
   --provider P         auto, cuda, webgpu or cpu (default auto)
 ${POLICY_HELP}`;

@@ -238,7 +238,7 @@ async function graphTask(ctx: StudyContext, o: WatchStudyOptions, names: GraphNa
   // sr[j] is largest where node j is current, so a latent that only names the current node tracks it too: node[j] says how far, srOff[j] what is left.
   const notes: Record<string, string> = {
     node: 'a control: how closely a latent follows which node is current, the largest entry of an SR row',
-    srOff: 'the SR with the current node\u2019s part taken out (uncorrelated with node)',
+    srOff: 'what the SR learned in the walk beyond what the current node alone says (uncorrelated with any function of it)',
   };
   for (const [family, note] of Object.entries(notes)) {
     const figure = maxRFigure(study.bestLatents, family);
