@@ -316,6 +316,15 @@ def available_bytes() -> int | None:
     return None
 
 
+def resident_bytes() -> int | None:
+    """The process's resident memory from /proc/self/statm, or None where there is no such file."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return None
+
+
 def check_memory(cfg: ModelConfig, batch_size: int, length: int, available: int | None) -> None:
     """Refuses a batch whose attention would not fit, before the kernel kills the run without a word.
 
@@ -444,6 +453,10 @@ def main() -> None:
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--max-minutes", type=float, default=0,
                    help="stop after this much training time and export what was learned (0: no limit)")
+    p.add_argument("--max-memory-gb", type=float, default=0,
+                   help="stop and export what was learned once the process holds this much memory "
+                        "(0: 90%% of what was available at the start, on a CPU; the malloc settings "
+                        "above keep every freed block, so a long run only grows)")
     p.add_argument("--name", default=None, help="model name for config.json (default: the folder name)")
     p.add_argument("--init-from", default=None,
                    help="a model folder this script wrote: start from its weights and vocabulary (same architecture options)")
@@ -469,8 +482,12 @@ def main() -> None:
                          "raise --max-positions or write shorter transcripts")
     cfg = ModelConfig(vocab_size=len(vocab), d_model=args.d_model, n_layers=args.layers, n_heads=args.heads,
                       n_kv_heads=args.kv_heads, d_ff=args.d_ff, max_positions=args.max_positions)
+    memory_limit = args.max_memory_gb * 2**30
     if args.device == "cpu":
-        check_memory(cfg, args.batch_size, longest, available_bytes())
+        available = available_bytes()
+        check_memory(cfg, args.batch_size, longest, available)
+        if memory_limit == 0 and available is not None:
+            memory_limit = 0.9 * (available + (resident_bytes() or 0))
     model = Decoder(cfg)
     if args.init_from:
         load_exported_weights(model, Path(args.init_from) / "model.onnx")
@@ -499,13 +516,20 @@ def main() -> None:
         schedule.step()
         tokens_seen += int(mask.sum())
         out_of_time = args.max_minutes > 0 and time.time() - started > 60 * args.max_minutes
-        if step % args.log_every == 0 or step == args.steps or out_of_time:
+        resident = resident_bytes() if memory_limit > 0 else None
+        out_of_memory = resident is not None and resident > memory_limit
+        if step % args.log_every == 0 or step == args.steps or out_of_time or out_of_memory:
             elapsed = time.time() - started
             log_rows.append({"step": step, "loss": round(loss.item(), 5), "tokens": tokens_seen,
                              "seconds": round(elapsed, 1)})
             print(f"step {step}/{args.steps} loss {loss.item():.4f} {tokens_seen / elapsed:.0f} tok/s", flush=True)
         if out_of_time:
             print(f"stopping after {args.max_minutes} minutes, at step {step}", flush=True)
+            break
+        if out_of_memory:
+            print(f"stopping at step {step}: the process holds {resident / 2**30:.1f} GB, over the limit of "
+                  f"{memory_limit / 2**30:.1f} GB (--max-memory-gb); what was learned is exported. Run shorter, "
+                  "or set a lower MALLOC_MMAP_THRESHOLD_", flush=True)
             break
 
     with open(out / "training_log.csv", "w", newline="") as f:

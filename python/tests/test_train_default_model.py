@@ -36,12 +36,12 @@ def write_dataset(path: Path, texts: list[str]) -> None:
             f.write(json.dumps({"transcript": {"text": t, "spans": []}}) + "\n")
 
 
-def train(tmp_path: Path, name: str, steps: int, seed: int = 0) -> Path:
+def train(tmp_path: Path, name: str, steps: int, seed: int = 0, extra: tuple[str, ...] = ()) -> Path:
     data = tmp_path / "data.jsonl"
     if not data.exists():
         write_dataset(data, toy_transcripts(64, 1))
     out = tmp_path / name
-    argv = ["train", "--data", str(data), "--out", str(out), "--steps", str(steps), "--seed", str(seed), *TOY]
+    argv = ["train", "--data", str(data), "--out", str(out), "--steps", str(steps), "--seed", str(seed), *TOY, *extra]
     old = sys.argv
     sys.argv = argv
     try:
@@ -148,3 +148,23 @@ def test_a_batch_whose_attention_would_not_fit_is_refused_with_a_size_that_fits(
     fits = int(str(refused.value).split("--batch-size to ")[1].split()[0])
     assert 1 <= fits < 16
     assert tdm.attention_bytes(cfg, fits, 2000) <= 0.7 * need < tdm.attention_bytes(cfg, fits + 1, 2000)
+
+
+def test_a_run_over_its_memory_limit_stops_and_exports_what_it_learned(tmp_path, capsys):
+    if tdm.resident_bytes() is None:
+        pytest.skip("no /proc/self/statm on this system to read the process's memory from")
+    out = train(tmp_path, "capped", 50, extra=("--max-memory-gb", "0.001"))
+    assert "stopping at step 1: the process holds" in capsys.readouterr().out
+    rows = list(csv.DictReader(open(out / "training_log.csv")))
+    assert [r["step"] for r in rows] == ["1"]
+    config = json.loads((out / "config.json").read_text())
+    assert config["training"]["steps"] == 1 and config["training"]["planned_steps"] == 50
+    assert (out / "model.onnx").stat().st_size > 0
+
+
+def test_resident_memory_is_read_in_bytes():
+    resident = tdm.resident_bytes()
+    if resident is None:
+        pytest.skip("no /proc/self/statm on this system")
+    # This process holds PyTorch: far more than a megabyte, far less than a terabyte.
+    assert 2**20 < resident < 2**40
