@@ -16,6 +16,8 @@ On a CPU, keep glibc from handing every large tensor back to the kernel, or fres
 pages are faulted in for each attention matrix and the element-wise operations run
 many times slower (seen as high system time in `top`):
     export MALLOC_MMAP_THRESHOLD_=17179869184 MALLOC_TRIM_THRESHOLD_=17179869184 OMP_WAIT_POLICY=PASSIVE
+glibc then keeps every freed block, so the process grows over a long run; it stops
+and exports what it has learned before the memory runs out (--max-memory-gb).
 """
 from __future__ import annotations
 
