@@ -15,6 +15,7 @@ import { ActivationStore } from '../sae/activationStore';
 import { graphBatch, gridBatch, recordGraph, walkCeiling, type GraphRecord } from '../simulation';
 import { columnEstimates, estimate, formatEstimate, mean, pairedDifference, type Estimate } from '../stats';
 import { ridgeProbe, ridgeProbeByKind } from './probe';
+import { gatherRows } from './targets';
 
 /**
  * The default model's report card: does it show the paper's phenomena? Measured
@@ -162,9 +163,7 @@ export async function evaluateModel(
     });
     const probe: BlockProbe[] = [];
     for (const block of blocks) {
-      const all = await read.readAll(block);
-      const x = new Float32Array(keep.length * dModel);
-      keep.forEach((k, i) => x.set(all.subarray(k * dModel, (k + 1) * dModel), i * dModel));
+      const x = gatherRows(await read.readAll(block), dModel, keep);
       const [tdByStage, qdByStage] = [td, qd].map((y) => ridgeProbeByKind(x, dModel, y, groups, stages));
       const stage = (kind: number): ProbePair => ({
         tdError: tdByStage.byKind.find((k) => k.kind === kind)!.r,

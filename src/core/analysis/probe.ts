@@ -1,4 +1,5 @@
 import { pearson } from '../stats';
+import { gatherRows } from './targets';
 
 /**
  * A linear probe: cross-validated ridge regression from residual-stream rows to a
@@ -74,9 +75,7 @@ export function ridgeProbeByKind(
   const byKind: KindProbeResult['byKind'] = [];
   for (const kind of [...new Set(Array.from(kinds))].sort((a, b) => a - b)) {
     const rows = indices(n, (i) => kinds[i] === kind);
-    const xs = new Float32Array(rows.length * d);
-    rows.forEach((i, k) => xs.set(x.subarray(i * d, (i + 1) * d), k * d));
-    const fit = ridgeProbe(xs, d, rows.map((i) => y[i]), rows.map((i) => groups[i]), options);
+    const fit = ridgeProbe(gatherRows(x, d, rows), d, rows.map((i) => y[i]), rows.map((i) => groups[i]), options);
     rows.forEach((i, k) => (predictions[i] = fit.predictions[k]));
     byKind.push({ kind, rows: rows.length, r: fit.r });
   }

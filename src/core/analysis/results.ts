@@ -136,8 +136,11 @@ export function maxRFigure(bestLatents: readonly BestLatentResult[], family: str
     if ((b.source ?? 'sae') !== source || targetFamily(b.target) !== family) continue;
     if (best === null || Math.abs(b.r) > Math.abs(best.r)) best = b;
   }
-  return best && { value: best.r, block: best.block, note: `${source === 'sae' ? 'latent' : source === 'residual' ? 'residual dimension' : 'random-SAE latent'} ${best.latent}, ${best.target}` };
+  return best && { value: best.r, block: best.block, note: `${SOURCE_UNIT[source]} ${best.latent}, ${best.target}` };
 }
+
+/** What a best "latent" of each source is, as a figure's note names it. */
+const SOURCE_UNIT: Record<LatentSource, string> = { sae: 'latent', 'random-sae': 'random-SAE latent', residual: 'residual dimension' };
 
 function derived(task: TaskResult, quantity: string): Figure | null {
   const [kind, ...rest] = quantity.split('.');
