@@ -28,7 +28,8 @@ Options:
   --sae-epochs N       SAE training epochs (default 30 for the two-step task and 15 for the others, as the paper)
   --sae-l1 X           the SAEs' L1 coefficient (default 5)
   --sae-expansion X    SAE latents per residual dimension (default 8)
-  --lesion-latents N   latents lesioned, and in the control (default 1; 4 for the grid, as the paper)
+  --lesion-latents N   latents lesioned, and in the control (default 8 for the two-step task,
+                       4 for the grid as the paper, 1 for the graph as the paper)
   --graph-names W      fixed (default: the same node names in every walk, so SR column j is
                        one word throughout) or per-walk (drawn afresh, as in the training data)
   --provider P         auto, cuda, webgpu or cpu (default auto)

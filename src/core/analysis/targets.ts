@@ -42,15 +42,28 @@ export interface TargetOptions {
  * What each target is, for the README's Method section and for tooltips. A name
  * ending in `[j]` stands for a family of columns, one per state j.
  */
+const TWO_STEP_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  tdError: 'TD error of the previous transition (the newest outcome in the text): r + gamma max_a Q(s\u2032, a) - Q(s, a)',
+  tdErrorCurrent: 'TD error of the transition being chosen, known only after the choice (a check: the model cannot know it yet)',
+  qChosen: 'Q(s, a) of the action about to be taken, before learning from it',
+  qDiff: 'Q(s, 1) - Q(s, 0) in the state being decided in',
+  q0: 'Q(s, 0) in the state being decided in',
+  q1: 'Q(s, 1) in the state being decided in',
+  maxQ: 'max_a Q(s, a) in the state being decided in',
+};
+
+/** The prefix of the two-step columns taken at the first-stage choices alone (see {@link firstStageTargets}). */
+export const FIRST_STAGE = 'firstStage.';
+
 export const TARGET_DESCRIPTIONS: Readonly<Record<TaskKind, Readonly<Record<string, string>>>> = {
   'two-step': {
-    tdError: 'TD error of the previous transition (the newest outcome in the text): r + gamma max_a Q(s\u2032, a) - Q(s, a)',
-    tdErrorCurrent: 'TD error of the transition being chosen, known only after the choice (a check: the model cannot know it yet)',
-    qChosen: 'Q(s, a) of the action about to be taken, before learning from it',
-    qDiff: 'Q(s, 1) - Q(s, 0) in the state being decided in',
-    q0: 'Q(s, 0) in the state being decided in',
-    q1: 'Q(s, 1) in the state being decided in',
-    maxQ: 'max_a Q(s, a) in the state being decided in',
+    ...TWO_STEP_DESCRIPTIONS,
+    ...Object.fromEntries(
+      Object.entries(TWO_STEP_DESCRIPTIONS).map(([name, text]) => [
+        `${FIRST_STAGE}${name}`,
+        `${text}; at the first-stage choices alone, where the newest outcome is the last trip\u2019s reward (so the TD error is a reward prediction error) and the values are the two first-stage options\u2019`,
+      ]),
+    ),
   },
   grid: {
     tdError: 'TD error of the agent\u2019s previous step (the newest outcome in the text)',
@@ -89,6 +102,20 @@ export function twoStepTargets(latents: readonly (readonly QLatents[])[], option
     const [q0, q1] = now.qValues;
     return [steps[i - 1].tdError, now.tdError, now.qChosen, q1 - q0, q0, q1, Math.max(q0, q1)];
   });
+}
+
+/**
+ * The two-step targets at the first-stage choices alone, each column named
+ * `firstStage.<name>`. Pooled over both stages a column mixes two quantities: at a
+ * first-stage choice the newest outcome is the last trip's reward and the values
+ * are those of the two first-stage options; at a second-stage choice the newest
+ * outcome is the landing (no reward) and the values are a planet's. A latent that
+ * carries one of them, and not the other, is diluted in the pooled column.
+ */
+export function firstStageTargets(latents: readonly (readonly QLatents[])[], options: TargetOptions = {}): TargetTable {
+  const { keep } = options;
+  const table = twoStepTargets(latents, { ...options, keep: (e, i) => latents[e][i].state === 0 && (keep === undefined || keep(e, i)) });
+  return { ...table, names: table.names.map((name) => `${FIRST_STAGE}${name}`) };
 }
 
 /** Grid targets from the generating agent's Q-learner (see {@link TARGET_DESCRIPTIONS}). */

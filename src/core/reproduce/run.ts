@@ -25,7 +25,7 @@ import { graphBatch, gridBatch, recordGraph, walkCeiling, type GraphRecord } fro
 import { mean, pairedDifference } from '../stats';
 import { latentsByCorrelation, type BlockStudy } from './blocks';
 import { writeFigure } from './figures';
-import { twoStepStudy, TWO_STEP_STUDY_DEFAULTS, type StudyContext, type TwoStepStudy } from './twoStep';
+import { twoStepStudy, TWO_STEP_STUDY_DEFAULTS, type StageScan, type StudyContext, type TwoStepStudy } from './twoStep';
 import { condition, watchStudy, WATCH_STUDY_DEFAULTS, type WatchStudyOptions } from './watchStudy';
 
 export const REPRODUCIBLE_TASKS = TASK_KINDS;
@@ -43,7 +43,7 @@ export interface CommonStudyOptions {
   saeExpansion?: number;
   /** How the model picks its labels where it acts (the two-step task). */
   policy?: AnswerPolicy;
-  /** How many of the best-tracking latents are lesioned, and how many least-correlated ones in the control (default 1 for the two-step task and the graph, 4 for the grid, as the paper). */
+  /** How many of the best-tracking latents are lesioned, and how many least-correlated ones in the control (default 8 for the two-step task, 4 for the grid as the paper, 1 for the graph as the paper). */
   lesionLatents?: number;
   /** How the graph's nodes are named (default 'fixed'; see {@link GraphNames}). */
   graphNames?: GraphNames;
@@ -83,7 +83,7 @@ export async function reproduce(model: LanguageModel, o: ReproduceOptions, log: 
   const discovered: DiscoveredLatent[] = [];
   for (const task of o.tasks) {
     const started = Date.now();
-    const { result, blocks } = await runTask(ctx, task, o.common);
+    const { result, blocks, stageScans = [] } = await runTask(ctx, task, o.common);
     for (const b of blocks) {
       const e = b.evaluation;
       result.ours[`sae.fvu.block${b.block}`] = { value: e.fvu, block: b.block };
@@ -93,7 +93,13 @@ export async function reproduce(model: LanguageModel, o: ReproduceOptions, log: 
     }
     tasks[task] = result;
     discovered.push(
-      ...discoverLatents({ task, model: o.modelName, modelHash: model.info.hash, run, scans: blocks.map((b) => ({ block: b.block, scan: b.scan, sae: b.saeFolder })) }),
+      ...discoverLatents({
+        task,
+        model: o.modelName,
+        modelHash: model.info.hash,
+        run,
+        scans: [...blocks, ...stageScans].map((s) => ({ block: s.block, scan: s.scan, sae: blocks.find((b) => b.block === s.block)!.saeFolder })),
+      }),
     );
     log(`${task}: done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   }
@@ -108,12 +114,19 @@ function saeOverrides(c: CommonStudyOptions) {
   return definedOnly({ epochs: c.saeEpochs, l1Coefficient: c.saeL1, expansionFactor: c.saeExpansion });
 }
 
-async function runTask(ctx: StudyContext, task: TaskKind, c: CommonStudyOptions): Promise<{ result: TaskResult; blocks: BlockStudy[] }> {
+/** A task's results, its block studies, and any scans of a subset of its rows (the two-step task's first-stage choices). */
+interface TaskRun {
+  result: TaskResult;
+  blocks: BlockStudy[];
+  stageScans?: StageScan[];
+}
+
+async function runTask(ctx: StudyContext, task: TaskKind, c: CommonStudyOptions): Promise<TaskRun> {
   const defined = definedOnly({ experiments: c.experiments, episodes: c.episodes, seed: c.seed, permutations: c.permutations, lesionLatents: c.lesionLatents });
   switch (task) {
     case 'two-step': {
       const study = await twoStepStudy(ctx, { ...defined, ...definedOnly({ policy: c.policy }), sae: { ...TWO_STEP_STUDY_DEFAULTS.sae, ...saeOverrides(c) } });
-      return { result: await twoStepResult(study, ctx.outDir), blocks: study.blocks };
+      return { result: await twoStepResult(study, ctx.outDir), blocks: study.blocks, stageScans: study.stageScans };
     }
     case 'grid':
       return gridTask(ctx, { ...WATCH_STUDY_DEFAULTS, ...defined, sae: { ...WATCH_STUDY_DEFAULTS.sae, ...saeOverrides(c) } });

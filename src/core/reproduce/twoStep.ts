@@ -6,9 +6,9 @@ import { fitModel } from '../agents/fit';
 import { MYOPIC_Q_LEARNING, Q_LEARNING } from '../agents/qLearning';
 import { REPETITION } from '../agents/repetition';
 import { saeDelta, type Edit } from '../analysis/interventions';
-import type { BestLatentResult, Figure, InterventionResult } from '../analysis/results';
-import { scanLatents } from '../analysis/scan';
-import { gatherRows, twoStepTargets, type TargetTable } from '../analysis/targets';
+import { maxRFigure, type BestLatentResult, type Figure, type InterventionResult } from '../analysis/results';
+import { scanLatents, type LatentScan } from '../analysis/scan';
+import { FIRST_STAGE, firstStageTargets, gatherRows, twoStepTargets, type TargetTable } from '../analysis/targets';
 import { expectedReward, TWO_STEP_SPEC } from '../envs/twoStep';
 import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, type AnswerPolicy, type DeltaFn, type PlayOptions, type LanguageModel, type PlayedExperiment, type RecordedPositions } from '../lm';
 import { ActivationStore, SaeSession, type TrainOptions } from '../sae';
@@ -24,7 +24,10 @@ export interface TwoStepStudyOptions {
   seed: number;
   sae: Partial<TrainOptions>;
   permutations: number;
-  /** How many of the best TD-error latents are lesioned (and how many least-correlated ones in the control). */
+  /**
+   * How many of the best TD-error latents are lesioned (and how many least-correlated
+   * ones in the control); as many first-stage Q-difference latents in the value lesion.
+   */
   lesionLatents: number;
   /** The factor of the negative-scaling condition (the paper used -10). */
   scaleFactor: number;
@@ -38,7 +41,7 @@ export const TWO_STEP_STUDY_DEFAULTS: TwoStepStudyOptions = {
   seed: 7001,
   sae: { architecture: 'standard', expansionFactor: 8, epochs: 30, batchSize: 256 },
   permutations: 200,
-  lesionLatents: 1,
+  lesionLatents: 8,
   scaleFactor: -10,
 };
 
@@ -66,10 +69,17 @@ export interface TwoStepStudy {
   models: { model: string; nll: number; bic: number; params: Record<string, number> }[];
   blocks: BlockStudy[];
   targets: TargetTable;
+  /** Each block's scans at the first-stage choices alone, against {@link firstStage}. */
+  stageScans: StageScan[];
+  firstStage: TargetTable;
   /** The block whose best latent tracks the TD error most closely, and the latents lesioned there. */
   lesionBlock: number;
   lesioned: { latent: number; r: number }[];
   control: { latent: number; r: number }[];
+  /** The block whose best latent tracks the first-stage Q difference most closely, and the value lesion's latents there. */
+  valueBlock: number;
+  valueLesioned: { latent: number; r: number }[];
+  valueControl: { latent: number; r: number }[];
   conditions: ConditionOutcome[];
   /** Per block: the max |r| of a latent with each target family, clean and after the lesion. */
   curves: { condition: string; target: string; block: number; r: number }[];
@@ -86,7 +96,21 @@ export interface StudyContext {
   signal?: AbortSignal;
 }
 
-const TARGETS_PLOTTED: Record<string, string> = { tdError: 'TD error', qChosen: 'Q-value' };
+/** A block's scans at the first-stage choices alone: its SAE's latents (with the permutation null) and the raw residual dimensions. */
+export interface StageScan {
+  block: number;
+  /** SAE latent activations at the first-stage rows, [rows, d_sae]. */
+  acts: Float32Array;
+  scan: LatentScan;
+  residualScan: LatentScan;
+}
+
+const TARGETS_PLOTTED: Record<string, string> = {
+  tdError: 'TD error',
+  qChosen: 'Q-value',
+  [`${FIRST_STAGE}tdError`]: 'TD error, first stage',
+  [`${FIRST_STAGE}qDiff`]: 'Q difference, first stage',
+};
 
 /**
  * The paper's two-step study on a model: it plays, Q-learning and its rivals are
@@ -110,7 +134,9 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   const data = { spec: TWO_STEP_SPEC, experiments: cleanPlayed };
   const comparison = compareModels(data, [Q_LEARNING, MYOPIC_Q_LEARNING, REPETITION, COPY_BEST], { criterion: 'nll', restarts: 3, seed: o.seed });
   const qFit = fitModel(Q_LEARNING, data, { restarts: 3, seed: o.seed });
-  const targets = twoStepTargets(qFit.latents, { rows: cleanPlayed.map((g) => g.decisions.map((d) => d.row)) });
+  const rows = cleanPlayed.map((g) => g.decisions.map((d) => d.row));
+  const targets = twoStepTargets(qFit.latents, { rows });
+  const firstStage = firstStageTargets(qFit.latents, { rows });
 
   const studies = await studyBlocks(cleanStore, targets, {
     sae: o.sae,
@@ -124,23 +150,43 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     signal: ctx.signal,
   });
 
+  const stageScans = await firstStageScans(cleanStore, studies, targets, firstStage, o, ctx.signal);
+  for (const s of stageScans) {
+    const best = (target: string) => s.scan.best.find((b) => b.target === `${FIRST_STAGE}${target}`);
+    const [td, q] = [best('tdError'), best('qDiff')];
+    log(`  block ${s.block}, first-stage choices: best TD-error latent ${td?.latent}, r ${td?.r.toFixed(3)}; best Q-difference latent ${q?.latent}, r ${q?.r.toFixed(3)}, p ${q?.p}`);
+  }
+
   const tdOf = (s: BlockStudy) => Math.abs(s.scan.best.find((b) => b.target === 'tdError')?.r ?? 0);
   const lesionStudy = studies.reduce((a, b) => (tdOf(b) > tdOf(a) ? b : a));
   const { lesioned, control } = lesionSets(lesionStudy, targets, 'tdError', o.lesionLatents);
   log(`two-step: lesion block ${lesionStudy.block}, TD-error latents: ${describeLesionSets({ lesioned, control })}`);
+  // The value lesion: the latents that track the first-stage Q difference, where the choice that earns reward is made.
+  const qOf = (s: StageScan) => Math.abs(s.scan.best.find((b) => b.target === `${FIRST_STAGE}qDiff`)?.r ?? 0);
+  const valueScan = stageScans.reduce((a, b) => (qOf(b) > qOf(a) ? b : a));
+  const valueStudy = studies.find((s) => s.block === valueScan.block)!;
+  const value = lesionSets({ ...valueStudy, acts: valueScan.acts }, firstStage, `${FIRST_STAGE}qDiff`, o.lesionLatents);
+  log(`two-step: value lesion block ${valueStudy.block}, first-stage Q-difference latents: ${describeLesionSets(value)}`);
 
-  const session = SaeSession.create(lesionStudy.sae);
-  const edits: [string, Edit][] = [
-    ['reconstruction', { kind: 'reconstruct' }],
-    ['lesion', { kind: 'latents', latents: lesioned.map((l) => l.latent), op: { kind: 'ablate' } }],
-    ['control', { kind: 'latents', latents: control.map((l) => l.latent), op: { kind: 'ablate' } }],
-    [`scale${o.scaleFactor}`, { kind: 'latents', latents: lesioned.map((l) => l.latent), op: { kind: 'scale', factor: o.scaleFactor } }],
+  const ablate = (latents: readonly { latent: number }[]): Edit => ({ kind: 'latents', latents: latents.map((l) => l.latent), op: { kind: 'ablate' } });
+  const edits: [string, BlockStudy, Edit][] = [
+    ['reconstruction', lesionStudy, { kind: 'reconstruct' }],
+    ['lesion', lesionStudy, ablate(lesioned)],
+    ['control', lesionStudy, ablate(control)],
+    [`scale${o.scaleFactor}`, lesionStudy, { kind: 'latents', latents: lesioned.map((l) => l.latent), op: { kind: 'scale', factor: o.scaleFactor } }],
+    ['value-lesion', valueStudy, ablate(value.lesioned)],
+    ['value-control', valueStudy, ablate(value.control)],
   ];
   const conditions: ConditionOutcome[] = [clean];
-  const curves = curvesOf('none', studies.map((s) => ({ block: s.block, best: s.scan.best })));
-  for (const [condition, edit] of edits) {
-    log(`two-step: replaying under '${condition}' at block ${lesionStudy.block}`);
-    const interventions = { [lesionStudy.block]: saeDelta(session, { block: lesionStudy.block, edit, at: 'all' }) };
+  const curves = [
+    ...curvesOf('none', studies.map((s) => ({ block: s.block, best: s.scan.best }))),
+    ...curvesOf('none', stageScans.map((s) => ({ block: s.block, best: s.scan.best }))),
+  ];
+  const sessions = new Map<number, SaeSession>();
+  for (const [condition, study, edit] of edits) {
+    log(`two-step: replaying under '${condition}' at block ${study.block}`);
+    if (!sessions.has(study.block)) sessions.set(study.block, SaeSession.create(study.sae));
+    const interventions = { [study.block]: saeDelta(sessions.get(study.block)!, { block: study.block, edit, at: 'all' }) };
     if (condition === 'lesion') {
       const store = join(ctx.outDir, 'activations', 'two-step-lesion');
       const played = await playRecorded(ctx, store, blocks, play, interventions);
@@ -150,11 +196,13 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
       conditions.push(outcome(condition, await playTwoStep(model, play, { interventions, signal: ctx.signal }), o.randomEpisodes));
     }
   }
-  await session.release();
+  for (const session of sessions.values()) await session.release();
 
   const byName = new Map(conditions.map((c) => [c.condition, c]));
   const lesion = byName.get('lesion')!;
   const controlOutcome = byName.get('control')!;
+  const valueLesion = byName.get('value-lesion')!;
+  const valueControl = byName.get('value-control')!;
   const interventions: InterventionResult[] = conditions.flatMap((c) => [
     { condition: c.condition, metric: 'return', ...asResult(estimate(c.returns)) },
     { condition: c.condition, metric: 'nll', value: c.nll, ci95: scaled(estimate(c.nllPerExperiment), c.nllPerExperiment.length) },
@@ -162,16 +210,25 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   interventions.push(
     { condition: 'lesion-minus-control', metric: 'return', ...asResult(pairedDifference(lesion.returns, controlOutcome.returns)) },
     { condition: 'lesion-minus-control', metric: 'nll-per-experiment', ...asResult(pairedDifference(lesion.nllPerExperiment, controlOutcome.nllPerExperiment)) },
+    { condition: 'value-lesion-minus-control', metric: 'return', ...asResult(pairedDifference(valueLesion.returns, valueControl.returns)) },
+    { condition: 'value-lesion-minus-control', metric: 'nll-per-experiment', ...asResult(pairedDifference(valueLesion.nllPerExperiment, valueControl.nllPerExperiment)) },
   );
-  const bestLatents = bestLatentResults(studies);
+  const bestLatents = [...bestLatentResults(studies), ...stageLatentResults(stageScans)];
   const bestTd = lesionStudy.scan.best.find((b) => b.target === 'tdError')!;
+  const blockOf = (condition: string) => (condition.startsWith('value-') ? valueStudy.block : lesionStudy.block);
   const ours: Record<string, Figure> = {
     'maxR.tdError': { value: bestTd.r, block: lesionStudy.block, note: `latent ${bestTd.latent}, permutation p ${bestTd.p}` },
+    ...Object.fromEntries(
+      ['tdError', 'qDiff', 'qChosen'].flatMap((t) => {
+        const figure = maxRFigure(bestLatents, `${FIRST_STAGE}${t}`);
+        return figure ? [[`maxR.${FIRST_STAGE}${t}`, figure]] : [];
+      }),
+    ),
     ...Object.fromEntries(comparison.rows.map((r) => [`modelNll.${r.model}`, { value: r.nll }])),
     ...Object.fromEntries(
       conditions.flatMap((c) => [
-        [`intervention.return.${c.condition}`, { value: mean(c.returns), block: lesionStudy.block, note: `expected reward per episode (the chance of treasure of the option chosen), episodes ${o.randomEpisodes + 1}-${o.episodes}` }],
-        [`intervention.nll.${c.condition}`, { value: c.nll, block: lesionStudy.block }],
+        [`intervention.return.${c.condition}`, { value: mean(c.returns), block: blockOf(c.condition), note: `expected reward per episode (the chance of treasure of the option chosen), episodes ${o.randomEpisodes + 1}-${o.episodes}` }],
+        [`intervention.nll.${c.condition}`, { value: c.nll, block: blockOf(c.condition) }],
       ]),
     ),
   };
@@ -188,9 +245,14 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     models: comparison.rows.map((r) => ({ model: r.model, nll: r.nll, bic: r.bic, params: r.params })),
     blocks: studies,
     targets,
+    stageScans,
+    firstStage,
     lesionBlock: lesionStudy.block,
     lesioned,
     control,
+    valueBlock: valueStudy.block,
+    valueLesioned: value.lesioned,
+    valueControl: value.control,
     conditions,
     curves,
     bestLatents,
@@ -234,14 +296,16 @@ function outcome(condition: string, played: PlayedExperiment[], randomEpisodes: 
 /** Correlations recomputed after a lesion: the same SAEs, targets from Q-learning refitted to the lesioned choices. */
 async function lesionCurves(played: PlayedExperiment[], dir: string, studies: BlockStudy[], o: TwoStepStudyOptions) {
   const fit = fitModel(Q_LEARNING, { spec: TWO_STEP_SPEC, experiments: played }, { restarts: 3, seed: o.seed });
-  const targets = twoStepTargets(fit.latents, { rows: played.map((g) => g.decisions.map((d) => d.row)) });
+  const rows = played.map((g) => g.decisions.map((d) => d.row));
   const store = await ActivationStore.open(dir);
   const best = [];
-  for (const s of studies) {
-    const session = SaeSession.create(s.sae);
-    const acts = await session.encode(gatherRows(await store.readAll(s.block), store.dModel, targets.rows!));
-    await session.release();
-    best.push({ block: s.block, best: scanLatents(acts, s.sae.dSae, targets, { permutations: 0 }).best });
+  for (const targets of [twoStepTargets(fit.latents, { rows }), firstStageTargets(fit.latents, { rows })]) {
+    for (const s of studies) {
+      const session = SaeSession.create(s.sae);
+      const acts = await session.encode(gatherRows(await store.readAll(s.block), store.dModel, targets.rows!));
+      await session.release();
+      best.push({ block: s.block, best: scanLatents(acts, s.sae.dSae, targets, { permutations: 0 }).best });
+    }
   }
   return curvesOf('lesion', best);
 }
@@ -251,6 +315,47 @@ function curvesOf(condition: string, perBlock: { block: number; best: { target: 
     best
       .filter((b) => b.target in TARGETS_PLOTTED && Number.isFinite(b.r))
       .map((b) => ({ condition, target: TARGETS_PLOTTED[b.target], block, r: Math.abs(b.r) })),
+  );
+}
+
+/**
+ * Each block's SAE latents and residual dimensions scanned at the first-stage
+ * choices alone. Those rows are a subset of the pooled table's, so the latents'
+ * activations there are taken from the block study's rather than encoded again.
+ */
+async function firstStageScans(
+  storeDir: string,
+  studies: readonly BlockStudy[],
+  pooled: TargetTable,
+  firstStage: TargetTable,
+  o: TwoStepStudyOptions,
+  signal?: AbortSignal,
+): Promise<StageScan[]> {
+  const index = new Map(Array.from(pooled.rows!, (id, i) => [id, i]));
+  const subset = Int32Array.from(firstStage.rows!, (id) => index.get(id)!);
+  const store = await ActivationStore.open(storeDir);
+  const scans: StageScan[] = [];
+  for (const s of studies) {
+    const acts = gatherRows(s.acts, s.sae.dSae, subset);
+    const residual = gatherRows(await store.readAll(s.block), store.dModel, firstStage.rows!);
+    scans.push({
+      block: s.block,
+      acts,
+      scan: scanLatents(acts, s.sae.dSae, firstStage, { permutations: o.permutations, seed: o.seed }, signal),
+      residualScan: scanLatents(residual, store.dModel, firstStage, { permutations: 0 }),
+    });
+  }
+  return scans;
+}
+
+/** The first-stage scans' best latents and residual dimensions, as results.json lists them. */
+function stageLatentResults(scans: readonly StageScan[]): BestLatentResult[] {
+  return scans.flatMap((s) =>
+    (['sae', 'residual'] as const).flatMap((source) =>
+      (source === 'sae' ? s.scan : s.residualScan).best
+        .filter((b) => b.latent >= 0)
+        .map((b) => ({ target: b.target, block: s.block, latent: b.latent, r: b.r, p: b.p, spearman: b.spearman, source })),
+    ),
   );
 }
 

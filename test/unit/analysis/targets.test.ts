@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  firstStageTargets,
   gatherRows,
   graphTargets,
   gridTargets,
@@ -47,6 +48,31 @@ test('two-step targets: the previous transition\u2019s TD error and the current 
     });
   });
   for (const name of table.names) assert.ok(name in TARGET_DESCRIPTIONS['two-step'], `${name} is described`);
+});
+
+test('first-stage targets: the pooled table\u2019s rows at the first-stage choices, with the same values and prefixed names', () => {
+  const records = twoStepBatch({ experiments: 3, episodes: 8, seed: 5, randomEpisodes: 2 });
+  const latents = records.map((r) => r.latents);
+  let next = 0;
+  const rows = latents.map((steps) => steps.map(() => next++));
+  const pooled = twoStepTargets(latents, { rows });
+  // A caller's own filter still applies: here the last experiment is left out.
+  const first = firstStageTargets(latents, { rows, keep: (e) => e < 2 });
+  assert.deepEqual(first.names, pooled.names.map((n) => `firstStage.${n}`));
+  // Two choices per episode, the first-stage one first: steps 2, 4, ..., 14 of experiments 0 and 1.
+  assert.equal(first.groups.length, 2 * 7);
+  for (let k = 0; k < first.groups.length; k++) {
+    const e = first.groups[k];
+    const i = first.steps[k];
+    assert.ok(e < 2 && i % 2 === 0 && i > 0 && latents[e][i].state === 0, `row ${k}`);
+    const at = pooled.rows!.indexOf(first.rows![k]);
+    assert.ok(at >= 0);
+    pooled.names.forEach((name, c) => assert.equal(first.columns[c][k], pooled.columns[c][at], name));
+    // At a first-stage choice the newest outcome is the last trip's reward: the TD error is r - Q(planet, alien).
+    const last = latents[e][i - 1];
+    assert.ok(close(targetColumn(first, 'firstStage.tdError')[k], last.tdError) && last.nextState === null);
+  }
+  for (const name of first.names) assert.ok(name in TARGET_DESCRIPTIONS['two-step'], `${name} is described`);
 });
 
 test('row ids join targets to store rows; null ids and filtered points are left out', () => {

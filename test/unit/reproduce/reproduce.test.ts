@@ -51,6 +51,14 @@ test('reproduce runs every task end to end and writes files that read back', asy
   const twoStep = read.tasks['two-step']!;
   const value = (condition: string, metric: string) => twoStep.interventions.find((i) => i.condition === condition && i.metric === metric)!.value;
   assert.ok(Number.isFinite(value('lesion', 'return')) && Number.isFinite(value('none', 'nll')));
+  // The value lesion (first-stage Q-difference latents) against its own control, on the same paired experiments.
+  for (const metric of ['return', 'nll-per-experiment']) assert.ok(Number.isFinite(value('value-lesion-minus-control', metric)), metric);
+  assert.ok(Number.isFinite(value('value-lesion', 'nll')) && Number.isFinite(value('value-control', 'return')));
+  // The first-stage scans: SAE latents with a permutation p, and residual dimensions as a baseline.
+  const stage = twoStep.bestLatents.filter((b) => b.target === 'firstStage.qDiff');
+  assert.ok(stage.some((b) => (b.source ?? 'sae') === 'sae' && b.p !== null) && stage.some((b) => b.source === 'residual'));
+  assert.ok(twoStep.ours['maxR.firstStage.qDiff'].value === stage.filter((b) => (b.source ?? 'sae') === 'sae').reduce((a, b) => (Math.abs(b.r) > Math.abs(a.r) ? b : a)).r);
+  assert.ok(lines.some((l) => l.includes('value lesion block')));
   // Grid and graph report the mean log-probability of the answers beside accuracy; the paired difference is the difference of the means.
   for (const task of ['grid', 'graph'] as const) {
     const rows = read.tasks[task]!.interventions;
@@ -64,6 +72,7 @@ test('reproduce runs every task end to end and writes files that read back', asy
   const first = latents.latents[0];
   const sae = await loadSae(join(out, first.sae!));
   assert.ok(first.latent < sae.dSae);
+  assert.ok(latents.latents.some((l) => l.task === 'two-step' && l.target.startsWith('firstStage.')));
   assert.ok(lines.some((l) => l.includes('lesion block')));
   // Every block's SAE is evaluated: FVU, L0 and dead fraction in range, the CE loss recovered measured.
   for (const block of model.info.blocks.map((_, i) => i)) {
