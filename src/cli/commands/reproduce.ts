@@ -87,8 +87,8 @@ export const reproduce: Command = {
           const fmt = (f: typeof row.ours) => (f === null ? '-' : `${Number(f.value.toPrecision(4))}${f.ci95 ? ` [${Number(f.ci95[0].toPrecision(3))}, ${Number(f.ci95[1].toPrecision(3))}]` : ''}${f.block !== undefined ? ` (block ${f.block})` : ''}`);
           console.log(`  ${row.quantity.padEnd(40)} paper ${fmt(row.paper).padEnd(24)} ours ${fmt(row.ours)}`);
         }
-        const diff = result.interventions.filter((i) => i.condition === 'lesion-minus-control');
-        for (const d of diff) console.log(`  lesion minus control, ${d.metric}: ${d.value.toFixed(4)} [${d.ci95[0].toFixed(4)}, ${d.ci95[1].toFixed(4)}]`);
+        const diff = result.interventions.filter((i) => i.condition.endsWith('-minus-control'));
+        for (const d of diff) console.log(`  ${d.condition.replaceAll('-', ' ')}, ${d.metric}: ${d.value.toFixed(4)} [${d.ci95[0].toFixed(4)}, ${d.ci95[1].toFixed(4)}]`);
         console.log(`  figures: ${result.figures.join(', ')}`);
       }
       console.error(`\ndone in ${((Date.now() - started) / 1000).toFixed(0)} s; results in ${outDir}/results.json, latents in ${outDir}/latents.json`);
