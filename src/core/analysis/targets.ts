@@ -38,10 +38,7 @@ export interface TargetOptions {
   keep?: (experiment: number, step: number) => boolean;
 }
 
-/**
- * What each target is, for the README's Method section and for tooltips. A name
- * ending in `[j]` stands for a family of columns, one per state j.
- */
+/** The two-step columns' descriptions, pooled and (with the first-stage prefix) at the first-stage choices. */
 const TWO_STEP_DESCRIPTIONS: Readonly<Record<string, string>> = {
   tdError: 'TD error of the previous transition (the newest outcome in the text): r + gamma max_a Q(s\u2032, a) - Q(s, a)',
   tdErrorCurrent: 'TD error of the transition being chosen, known only after the choice (a check: the model cannot know it yet)',
@@ -55,6 +52,10 @@ const TWO_STEP_DESCRIPTIONS: Readonly<Record<string, string>> = {
 /** The prefix of the two-step columns taken at the first-stage choices alone (see {@link firstStageTargets}). */
 export const FIRST_STAGE = 'firstStage.';
 
+/**
+ * What each target is, for the README's Method section and for tooltips. A name
+ * ending in `[j]` stands for a family of columns, one per state j.
+ */
 export const TARGET_DESCRIPTIONS: Readonly<Record<TaskKind, Readonly<Record<string, string>>>> = {
   'two-step': {
     ...TWO_STEP_DESCRIPTIONS,
