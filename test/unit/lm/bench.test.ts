@@ -30,17 +30,19 @@ describe('interleaved timing', () => {
     // around the call, not by the busy loop's own wall-clock time
     const outer0 = process.cpuUsage();
     const [wall, cpu] = await timed(async () => {
-      const end = performance.now() + 100;
+      const end = performance.now() + 300;
       while (performance.now() < end);
     })();
     const outer = process.cpuUsage(outer0);
-    assert.ok(wall >= 0.1 && wall < 1, `wall ${wall}`);
+    assert.ok(wall >= 0.3 && wall < 2, `wall ${wall}`);
     assert.ok(cpu <= (outer.user + outer.system) / 1e6 + 1e-6, `cpu ${cpu} is within the process's use around the call`);
     // a thread that never waits is on a core for most of its wall-clock time
     assert.ok(cpu >= 0.25 * wall, `cpu ${cpu}, wall ${wall}`);
     const [sleptWall, sleptCpu] = await timed(() => new Promise((resolve) => setTimeout(resolve, 100)))();
     assert.ok(sleptWall >= 0.095, `wall ${sleptWall}`);
-    assert.ok(sleptCpu < cpu, `a sleep uses less CPU (${sleptCpu}) than a busy loop of the same length (${cpu})`);
+    // Three times the sleep's length: on a loaded machine the loop may hold a core only
+    // part of the time, and other threads' work during the sleep counts too.
+    assert.ok(sleptCpu < cpu, `a sleep uses less CPU (${sleptCpu}) than a busy loop three times as long (${cpu})`);
   });
 
   test('the median of a checkpoint over rounds', () => {
