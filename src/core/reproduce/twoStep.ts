@@ -157,13 +157,11 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     log(`  block ${s.block}, first-stage choices: best TD-error latent ${td?.latent}, r ${td?.r.toFixed(3)}; best Q-difference latent ${q?.latent}, r ${q?.r.toFixed(3)}, p ${q?.p}`);
   }
 
-  const tdOf = (s: BlockStudy) => Math.abs(s.scan.best.find((b) => b.target === 'tdError')?.r ?? 0);
-  const lesionStudy = studies.reduce((a, b) => (tdOf(b) > tdOf(a) ? b : a));
+  const lesionStudy = strongest(studies, 'tdError');
   const { lesioned, control } = lesionSets(lesionStudy, targets, 'tdError', o.lesionLatents);
   log(`two-step: lesion block ${lesionStudy.block}, TD-error latents: ${describeLesionSets({ lesioned, control })}`);
   // The value lesion: the latents that track the first-stage Q difference, where the choice that earns reward is made.
-  const qOf = (s: StageScan) => Math.abs(s.scan.best.find((b) => b.target === `${FIRST_STAGE}qDiff`)?.r ?? 0);
-  const valueScan = stageScans.reduce((a, b) => (qOf(b) > qOf(a) ? b : a));
+  const valueScan = strongest(stageScans, `${FIRST_STAGE}qDiff`);
   const valueStudy = studies.find((s) => s.block === valueScan.block)!;
   const value = lesionSets({ ...valueStudy, acts: valueScan.acts }, firstStage, `${FIRST_STAGE}qDiff`, o.lesionLatents);
   log(`two-step: value lesion block ${valueStudy.block}, first-stage Q-difference latents: ${describeLesionSets(value)}`);
@@ -297,15 +295,17 @@ function outcome(condition: string, played: PlayedExperiment[], randomEpisodes: 
 async function lesionCurves(played: PlayedExperiment[], dir: string, studies: BlockStudy[], o: TwoStepStudyOptions) {
   const fit = fitModel(Q_LEARNING, { spec: TWO_STEP_SPEC, experiments: played }, { restarts: 3, seed: o.seed });
   const rows = played.map((g) => g.decisions.map((d) => d.row));
+  const pooled = twoStepTargets(fit.latents, { rows });
+  const firstStage = firstStageTargets(fit.latents, { rows });
+  const subset = subsetRows(pooled, firstStage);
   const store = await ActivationStore.open(dir);
   const best = [];
-  for (const targets of [twoStepTargets(fit.latents, { rows }), firstStageTargets(fit.latents, { rows })]) {
-    for (const s of studies) {
-      const session = SaeSession.create(s.sae);
-      const acts = await session.encode(gatherRows(await store.readAll(s.block), store.dModel, targets.rows!));
-      await session.release();
-      best.push({ block: s.block, best: scanLatents(acts, s.sae.dSae, targets, { permutations: 0 }).best });
-    }
+  for (const s of studies) {
+    const session = SaeSession.create(s.sae);
+    const acts = await session.encode(gatherRows(await store.readAll(s.block), store.dModel, pooled.rows!));
+    await session.release();
+    best.push({ block: s.block, best: scanLatents(acts, s.sae.dSae, pooled, { permutations: 0 }).best });
+    best.push({ block: s.block, best: scanLatents(gatherRows(acts, s.sae.dSae, subset), s.sae.dSae, firstStage, { permutations: 0 }).best });
   }
   return curvesOf('lesion', best);
 }
@@ -331,8 +331,7 @@ async function firstStageScans(
   o: TwoStepStudyOptions,
   signal?: AbortSignal,
 ): Promise<StageScan[]> {
-  const index = new Map(Array.from(pooled.rows!, (id, i) => [id, i]));
-  const subset = Int32Array.from(firstStage.rows!, (id) => index.get(id)!);
+  const subset = subsetRows(pooled, firstStage);
   const store = await ActivationStore.open(storeDir);
   const scans: StageScan[] = [];
   for (const s of studies) {
@@ -346,6 +345,18 @@ async function firstStageScans(
     });
   }
   return scans;
+}
+
+/** Where each row of a table restricted to some of the pooled table's store rows sits in the pooled table. */
+function subsetRows(pooled: TargetTable, subset: TargetTable): Int32Array {
+  const index = new Map(Array.from(pooled.rows!, (id, i) => [id, i]));
+  return Int32Array.from(subset.rows!, (id) => index.get(id)!);
+}
+
+/** The study (or scan) whose best latent tracks the target most closely. */
+function strongest<S extends { scan: LatentScan }>(studies: readonly S[], target: string): S {
+  const r = (s: S) => Math.abs(s.scan.best.find((b) => b.target === target)?.r ?? 0);
+  return studies.reduce((a, b) => (r(b) > r(a) ? b : a));
 }
 
 /** The first-stage scans' best latents and residual dimensions, as results.json lists them. */
