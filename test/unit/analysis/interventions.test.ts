@@ -1,12 +1,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { saeDelta } from '../../../src/core/analysis/interventions';
-import { loadModel, playTwoStep, type LanguageModel } from '../../../src/core/lm';
+import { playTwoStep, type LanguageModel } from '../../../src/core/lm';
 import { memorySource, SaeSession, trainSae, type Sae } from '../../../src/core/sae';
 import { twoStepBatch } from '../../../src/core/simulation';
 import { tempDir } from '../../fixtures/lm/folders';
-import { writeTranscriptModel } from '../../fixtures/lm/transcriptModel';
+import { loadTranscriptModel } from '../../fixtures/lm/transcriptModel';
 
 const dir = tempDir('icrl-lens-interventions-');
 const BLOCK = 1;
@@ -17,8 +16,7 @@ let ids: number[];
 
 before(async () => {
   const texts = twoStepBatch({ experiments: 20, episodes: 12, seed: 1 }).map((r) => r.transcript.text);
-  writeTranscriptModel(join(dir.path, 'model'), texts);
-  model = await loadModel(join(dir.path, 'model'), { provider: 'cpu', cacheDir: join(dir.path, 'cache') });
+  model = await loadTranscriptModel(dir.path, texts);
   ids = model.requireTokenizer().encode(texts[0]).slice(0, 120);
   const pass = await model.forward(texts.slice(0, 6).map((t) => model.requireTokenizer().encode(t).slice(0, 200)), { taps: [BLOCK] });
   const rows = Float32Array.from(pass.taps.get(BLOCK)!.flatMap((r) => [...r]));

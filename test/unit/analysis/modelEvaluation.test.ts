@@ -1,11 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { evaluateModel, evaluationChecks, formatEvaluation } from '../../../src/core/analysis/modelEvaluation';
-import { loadModel, type LanguageModel } from '../../../src/core/lm';
+import type { LanguageModel } from '../../../src/core/lm';
 import { graphBatch, gridBatch } from '../../../src/core/simulation';
 import { tempDir } from '../../fixtures/lm/folders';
-import { coveringTexts, writeTranscriptModel } from '../../fixtures/lm/transcriptModel';
+import { coveringTexts, loadTranscriptModel } from '../../fixtures/lm/transcriptModel';
 
 const dir = tempDir('icrl-lens-evaluate-');
 let model: LanguageModel;
@@ -13,8 +12,7 @@ const options = { experiments: 10, episodes: 10, seed: 7001 };
 
 before(async () => {
   const texts = coveringTexts([...gridBatch(options), ...gridBatch({ ...options, rewards: 'shuffled' }), ...graphBatch(options)].map((r) => r.transcript.text));
-  writeTranscriptModel(join(dir.path, 'model'), texts);
-  model = await loadModel(join(dir.path, 'model'), { provider: 'cpu', cacheDir: join(dir.path, 'cache') });
+  model = await loadTranscriptModel(dir.path, texts);
 });
 
 after(async () => {

@@ -1,21 +1,19 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { RECALL_LENGTH, recallCheck } from '../../../src/core/analysis/modelEvaluation';
 import { OBJECT_WORDS } from '../../../src/core/envs/words';
-import { loadModel, watchTranscripts, type LanguageModel } from '../../../src/core/lm';
+import { watchTranscripts, type LanguageModel } from '../../../src/core/lm';
 import { recallTranscript } from '../../../src/core/prompts';
 import { Rng } from '../../../src/core/random';
 import { mean } from '../../../src/core/stats';
 import { tempDir } from '../../fixtures/lm/folders';
-import { coveringTexts, writeTranscriptModel } from '../../fixtures/lm/transcriptModel';
+import { coveringTexts, loadTranscriptModel } from '../../fixtures/lm/transcriptModel';
 
 const dir = tempDir('icrl-lens-recall-');
 let model: LanguageModel;
 
 before(async () => {
-  writeTranscriptModel(join(dir.path, 'model'), coveringTexts([recallTranscript(OBJECT_WORDS.slice(0, RECALL_LENGTH), OBJECT_WORDS).text]));
-  model = await loadModel(join(dir.path, 'model'), { provider: 'cpu', cacheDir: join(dir.path, 'cache') });
+  model = await loadTranscriptModel(dir.path, coveringTexts([recallTranscript(OBJECT_WORDS.slice(0, RECALL_LENGTH), OBJECT_WORDS).text]));
 });
 
 after(async () => {

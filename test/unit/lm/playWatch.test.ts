@@ -1,11 +1,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { loadModel, playTwoStep, ResidualRecorder, watchTranscripts, answerDistribution, type LanguageModel } from '../../../src/core/lm';
+import { playTwoStep, ResidualRecorder, watchTranscripts, answerDistribution, type LanguageModel } from '../../../src/core/lm';
 import { ActivationStore, ActivationStoreWriter } from '../../../src/core/sae/activationStore';
 import { graphBatch, gridBatch, twoStepBatch } from '../../../src/core/simulation';
 import { tempDir } from '../../fixtures/lm/folders';
-import { coveringTexts, writeTranscriptModel } from '../../fixtures/lm/transcriptModel';
+import { coveringTexts, loadTranscriptModel } from '../../fixtures/lm/transcriptModel';
 
 const dir = tempDir('icrl-lens-play-');
 let model: LanguageModel;
@@ -14,8 +14,7 @@ const graph = graphBatch({ experiments: 2, episodes: 4, seed: 3 });
 
 before(async () => {
   const texts = coveringTexts([...grid, ...graph].map((r) => r.transcript.text));
-  writeTranscriptModel(join(dir.path, 'model'), texts);
-  model = await loadModel(join(dir.path, 'model'), { provider: 'cpu', cacheDir: join(dir.path, 'cache') });
+  model = await loadTranscriptModel(dir.path, texts);
 });
 
 after(async () => {

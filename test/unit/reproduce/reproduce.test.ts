@@ -4,13 +4,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLatents } from '../../../src/core/analysis/discovered';
 import { readResults } from '../../../src/core/analysis/results';
-import { loadModel, type LanguageModel } from '../../../src/core/lm';
+import type { LanguageModel } from '../../../src/core/lm';
 import { graphStudyRecords, reproduce } from '../../../src/core/reproduce/run';
 import { loadSae } from '../../../src/core/sae';
 import { graphBatch, gridBatch } from '../../../src/core/simulation';
 import { CommunityGraph } from '../../../src/core/envs/communityGraph';
 import { tempDir } from '../../fixtures/lm/folders';
-import { coveringTexts, writeTranscriptModel } from '../../fixtures/lm/transcriptModel';
+import { coveringTexts, loadTranscriptModel } from '../../fixtures/lm/transcriptModel';
 
 const dir = tempDir('icrl-lens-reproduce-');
 let model: LanguageModel;
@@ -19,8 +19,7 @@ before(async () => {
   const texts = coveringTexts(
     [...gridBatch({ experiments: 6, episodes: 10, seed: 7001 }), ...graphStudyRecords({ experiments: 6, episodes: 10, seed: 7001 }, 'fixed')].map((r) => r.transcript.text),
   );
-  writeTranscriptModel(join(dir.path, 'model'), texts);
-  model = await loadModel(join(dir.path, 'model'), { provider: 'cpu', cacheDir: join(dir.path, 'cache') });
+  model = await loadTranscriptModel(dir.path, texts);
 });
 
 after(async () => {
