@@ -8,7 +8,7 @@ import { answerDistribution, chooseAnswer, DEFAULT_PLAY_POLICY, type AnswerPolic
 import type { ForwardResult, Interventions } from './passes';
 import { NOT_AN_ANSWER, type ResidualRecorder } from './recorder';
 import type { LanguageModel, SequenceBatch } from './runtime';
-import type { LmTokenizer } from './tokenizer';
+import type { EncodedText, LmTokenizer } from './tokenizer';
 
 export interface PlayOptions {
   experiments: number;
@@ -70,6 +70,12 @@ export interface Decision {
   position: number;
   /** Id of the recorded residual rows, when recording. */
   row: number | null;
+  /**
+   * At a spaceship choice after the first trip, when the recorder keeps every
+   * position: the id of the recorded rows of the token showing the previous
+   * trip's treasure count, where the model read its newest reward. Otherwise null.
+   */
+  rewardRow: number | null;
 }
 
 /** A played experiment, in the shape the learners and the analysis use. */
@@ -165,8 +171,11 @@ async function decideAll(batch: Game[], sequences: SequenceBatch, tokenizer: LmT
     const dist = answerDistribution(result.logits[b], answers[b].candidates);
     const byModel = prompt.episode >= o.randomEpisodes;
     const action = byModel ? chooseAnswer(dist, o.policy, g.rng) : g.rng.int(0, prompt.allowed.length);
-    const row = hooks.recorder ? recordAppended(hooks.recorder, result, b, g, prompt, answers[b].position) : null;
-    g.decisions.push({ episode: prompt.episode, step: prompt.step, logProbs: dist.logProbs, action, byModel, position: answers[b].position, row });
+    const rowAt = hooks.recorder ? recordAppended(hooks.recorder, result, b, g, prompt, answers[b].position) : () => null;
+    const rewardToken = prompt.rewardAt === null ? null : tokenAt(answers[b].encoded, prompt.rewardAt);
+    const row = rowAt(answers[b].position);
+    const rewardRow = rewardToken === null ? null : rowAt(rewardToken);
+    g.decisions.push({ episode: prompt.episode, step: prompt.step, logProbs: dist.logProbs, action, byModel, position: answers[b].position, row, rewardRow });
     if (g.pending === null) {
       g.pending = { firstAction: action, secondState: g.task.chooseFirst(action).secondState };
     } else {
@@ -176,10 +185,18 @@ async function decideAll(batch: Game[], sequences: SequenceBatch, tokenizer: LmT
   });
 }
 
+/** The position of the (non-special) token holding character `at` of the encoded text. */
+function tokenAt(encoded: EncodedText, at: number): number {
+  const k = encoded.offsets.findIndex(([start, end], i) => !encoded.special[i] && start <= at && at < end);
+  if (k < 0) throw new RangeError(`two-step play: no token holds character ${at} of the prompt`);
+  return k;
+}
+
 /**
  * Records sequence b's rows of one append: the decision position's only, or,
  * when the recorder keeps every position, all the tokens appended (the decision
- * is the last). Returns the decision row's id.
+ * is the last). Returns the id of a token position's row, null where that
+ * position was not recorded.
  */
 function recordAppended(
   recorder: ResidualRecorder,
@@ -188,7 +205,7 @@ function recordAppended(
   g: Game,
   prompt: { episode: number; step: number },
   position: number,
-): number {
+): (at: number) => number | null {
   const d = result.dModel;
   const count = recorder.positions === 'every' ? result.lengths[b] : 1;
   const from = result.lengths[b] - count;
@@ -197,5 +214,6 @@ function recordAppended(
     return { experiment: g.index, episode: prompt.episode, step: i === count - 1 ? prompt.step : NOT_AN_ANSWER, position: at, token: g.fed[at] };
   });
   const first = recorder.addRows((block) => result.taps.get(block)![b].subarray(from * d, result.lengths[b] * d), meta);
-  return first + count - 1;
+  const firstAt = position - (count - 1);
+  return (at) => (at >= firstAt && at <= position ? first + at - firstAt : null);
 }

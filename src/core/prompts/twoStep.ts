@@ -1,6 +1,6 @@
 import { checkKnownKeys, ConfigError } from '../config';
 import type { TwoStepEpisode } from '../envs/twoStep';
-import { checkLabels, formatNumber, TranscriptBuilder, type Transcript } from './transcript';
+import { checkLabels, formatNumber, TranscriptBuilder, type AnswerSpan, type Transcript } from './transcript';
 
 /**
  * The two-step task as the model plays it: spaceships are the first-stage
@@ -96,7 +96,20 @@ function writeTrip(b: TranscriptBuilder, o: TwoStepPromptOptions, index: number,
   b.text(` and arrived on planet ${o.planets[trip.secondState]}. You asked alien `);
   if (trip.secondAction === undefined || trip.reward === undefined) return;
   b.answer(o.aliens[trip.secondState][trip.secondAction], o.aliens[trip.secondState], { episode: index, step: 1, kind: 'choice' });
-  b.text(` and received ${formatNumber(trip.reward)} ${trip.reward === 1 ? 'treasure' : 'treasures'}.\n`);
+  b.text(`${REWARD_LEAD}${formatNumber(trip.reward)} ${trip.reward === 1 ? 'treasure' : 'treasures'}.\n`);
+}
+
+/** The text between a trip's alien label and the treasure it received. */
+const REWARD_LEAD = ' and received ';
+
+/**
+ * Character offset of the treasure count each trip shows, in a transcript or
+ * prompt written by this module: where the model reads the trip's reward (and
+ * so its reward prediction error). `spans` are the text's answers; a trip whose
+ * alien has not been chosen yet shows no treasure and has no entry.
+ */
+export function twoStepRewardOffsets(spans: readonly Pick<AnswerSpan, 'end' | 'step'>[]): number[] {
+  return spans.filter((s) => s.step === 1).map((s) => s.end + REWARD_LEAD.length);
 }
 
 function writeTrips(episodes: readonly TwoStepEpisode[], o: TwoStepPromptOptions): TranscriptBuilder {
@@ -121,6 +134,13 @@ export interface DecisionPrompt {
   allowed: string[];
   episode: number;
   step: number;
+  /**
+   * At a spaceship choice after the first trip, the character offset in `prefix`
+   * of the previous trip's treasure count: the newest reward the model has read
+   * (see {@link twoStepRewardOffsets}). null at the first trip and at alien choices,
+   * whose newest outcome is the planet landed on.
+   */
+  rewardAt: number | null;
 }
 
 /**
@@ -137,10 +157,12 @@ export function twoStepPrompt(
   const o = twoStepPromptOptions(options);
   const b = writeTrips(episodes, o);
   writeTrip(b, o, episodes.length, pending);
+  const rewards = twoStepRewardOffsets(b.build('two-step', null).spans);
   return {
     prefix: b.written,
     allowed: pending === null ? [...o.spaceships] : [...o.aliens[pending.secondState]],
     episode: episodes.length,
     step: pending === null ? 0 : 1,
+    rewardAt: pending === null && rewards.length > 0 ? rewards[rewards.length - 1] : null,
   };
 }

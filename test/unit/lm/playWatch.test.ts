@@ -32,6 +32,8 @@ test('the model plays the two-step task: its transcript is the text it read, its
     g.decisions.forEach((d, i) => {
       assert.equal(d.action, g.transitions[i].action);
       if (d.byModel) assert.equal(d.action, d.logProbs.indexOf(Math.max(...d.logProbs)));
+      // Nothing is recorded, so no row holds a reward token.
+      assert.equal(d.rewardRow, null);
     });
     // A second computation: the whole prefix in one uncached pass gives the distribution the cached game used.
     for (const i of [0, 5, 9]) {
@@ -134,6 +136,19 @@ test('recording every position keeps each token read once, in order, with the an
     for (const dec of g.decisions) {
       assert.equal(position[dec.row!], dec.position);
       assert.equal(step[dec.row!], dec.step);
+    }
+    // Each spaceship choice after the first trip knows the row where the previous trip's treasure count was read:
+    // the token that holds the count's digit, found here from the text alone.
+    const counts = [...g.transcript.text.matchAll(/received (\d) treasure/g)].map((m) => m.index! + 'received '.length);
+    for (const dec of g.decisions) {
+      if (dec.step === 1 || dec.episode === 0) {
+        assert.equal(dec.rewardRow, null);
+        continue;
+      }
+      const at = counts[dec.episode - 1];
+      const [start, end] = encoded.offsets[position[dec.rewardRow!]];
+      assert.ok(start <= at && at < end && experiment[dec.rewardRow!] === g.index, `episode ${dec.episode}`);
+      assert.equal(tokenizer.decode([token[dec.rewardRow!]]).trim(), String(g.episodes[dec.episode - 1].reward));
     }
     assert.equal(ids.filter((i) => step[i] !== -1).length, g.decisions.length);
     // A row is the residual a plain pass over the finished transcript gives at its position.

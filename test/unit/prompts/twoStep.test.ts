@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { twoStepPrompt, twoStepTranscript } from '../../../src/core/prompts';
+import { twoStepPrompt, twoStepRewardOffsets, twoStepTranscript } from '../../../src/core/prompts';
 import { ConfigError } from '../../../src/core/config';
 import { assertSpansExact, twoStepExperiment } from './fixtures';
 
@@ -58,6 +58,23 @@ test('the prompt at each decision is the transcript up to that answer', () => {
   }
   const next = twoStepPrompt(episodes, null);
   assert.equal(next.prefix, `${t.text}Trip 13: You took spaceship `);
+});
+
+test('the reward offsets point at each trip\'s treasure count, and each spaceship choice knows the previous one', () => {
+  const episodes = twoStepExperiment(7, 15);
+  const t = twoStepTranscript(episodes);
+  const offsets = twoStepRewardOffsets(t.spans);
+  assert.equal(offsets.length, episodes.length);
+  // Read independently of the template code: the count follows the trip's "received ".
+  const counts = [...t.text.matchAll(/received (\d+) treasure/g)];
+  assert.deepEqual(offsets, counts.map((m) => m.index! + 'received '.length));
+  offsets.forEach((at, i) => assert.equal(t.text[at], String(episodes[i].reward)));
+  for (const s of t.spans) {
+    const ep = episodes[s.episode];
+    const pending = s.step === 0 ? null : { firstAction: ep.firstAction, secondState: ep.secondState };
+    const p = twoStepPrompt(episodes.slice(0, s.episode), pending);
+    assert.equal(p.rewardAt, s.step === 0 && s.episode > 0 ? offsets[s.episode - 1] : null);
+  }
 });
 
 test('the same seed gives byte-identical transcripts, another seed a different one', () => {
