@@ -52,6 +52,18 @@ const TWO_STEP_DESCRIPTIONS: Readonly<Record<string, string>> = {
 /** The prefix of the two-step columns taken at the first-stage choices alone (see {@link firstStageTargets}). */
 export const FIRST_STAGE = 'firstStage.';
 
+/** The prefix of the two-step columns taken at the reward tokens (see {@link rewardTokenTargets}). */
+export const REWARD_TOKEN = 'rewardToken.';
+
+/** The reward-token columns' descriptions (see {@link rewardTokenTargets}). */
+const REWARD_TOKEN_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  tdError: 'TD error of the trip whose treasure count this token shows: r - Q(planet, alien), the reward prediction error, at the token where the model reads the reward',
+  reward: 'the treasure the token shows (0 or 1): what a latent that only reads the token tracks, and most of the TD error\u2019s variance there. A control for tdError',
+  tdOff:
+    'the TD error less its mean over the reward tokens showing the same treasure: the part of the prediction error that is not the reward itself (minus the expectation Q(planet, alien)). Uncorrelated with any function of the reward, so a latent that only reads the token cannot track it',
+  qChosen: 'Q(planet, alien) of the alien just asked, before learning from the reward: the expectation the TD error subtracts',
+};
+
 /**
  * What each target is, for the README's Method section and for tooltips. A name
  * ending in `[j]` stands for a family of columns, one per state j.
@@ -65,6 +77,7 @@ export const TARGET_DESCRIPTIONS: Readonly<Record<TaskKind, Readonly<Record<stri
         `${text}; at the first-stage choices alone, where the newest outcome is the last trip\u2019s reward (so the TD error is a reward prediction error) and the values are the two first-stage options\u2019`,
       ]),
     ),
+    ...Object.fromEntries(Object.entries(REWARD_TOKEN_DESCRIPTIONS).map(([name, text]) => [`${REWARD_TOKEN}${name}`, text])),
   },
   grid: {
     tdError: 'TD error of the agent\u2019s previous step (the newest outcome in the text)',
@@ -117,6 +130,42 @@ export function firstStageTargets(latents: readonly (readonly QLatents[])[], opt
   const { keep } = options;
   const table = twoStepTargets(latents, { ...options, keep: (e, i) => latents[e][i].state === 0 && (keep === undefined || keep(e, i)) });
   return { ...table, names: table.names.map((name) => `${FIRST_STAGE}${name}`) };
+}
+
+/**
+ * The two-step targets at the tokens where the model reads each trip's reward
+ * (the treasure count), each column named `rewardToken.<name>`. Such a token
+ * comes just before the next trip's spaceship choice, so the table has a row for
+ * each spaceship choice i after the first trip, and its values are those of
+ * transition i - 1, the alien asked and the treasure it gave. `rows` must give,
+ * per answer point, the store row of that token (a `Decision.rewardRow`); the
+ * other answer points are left out.
+ *
+ * There the TD error is r - Q(planet, alien), and the reward, 0 or 1, carries
+ * most of its variance: a latent that only reads the token's digit correlates
+ * with it nearly as well as with the reward. `reward` is the control for that,
+ * and `tdOff` what is left of the TD error once the reward is taken out.
+ */
+export function rewardTokenTargets(latents: readonly (readonly QLatents[])[], options: TargetOptions = {}): TargetTable {
+  const { keep } = options;
+  const names = ['tdError', 'reward', 'tdOff', 'qChosen'];
+  const spaceship = (e: number, i: number) => latents[e][i].state === 0 && (keep === undefined || keep(e, i));
+  const table = buildTable(latents, names, { ...options, keep: spaceship }, (steps, i) => {
+    const trip = steps[i - 1];
+    // tdOff starts as the TD error; its mean per reward value is taken out below, once every row is known.
+    return [trip.tdError, trip.reward, trip.tdError, trip.qChosen];
+  });
+  const reward = targetColumn(table, 'reward');
+  const off = targetColumn(table, 'tdOff');
+  const sums = new Map<number, { sum: number; count: number }>();
+  reward.forEach((r, k) => {
+    const g = sums.get(r) ?? { sum: 0, count: 0 };
+    g.sum += off[k];
+    g.count++;
+    sums.set(r, g);
+  });
+  reward.forEach((r, k) => (off[k] -= sums.get(r)!.sum / sums.get(r)!.count));
+  return { ...table, names: names.map((name) => `${REWARD_TOKEN}${name}`) };
 }
 
 /** Grid targets from the generating agent's Q-learner (see {@link TARGET_DESCRIPTIONS}). */

@@ -5,6 +5,7 @@ import {
   gatherRows,
   graphTargets,
   gridTargets,
+  rewardTokenTargets,
   selectTargets,
   targetColumn,
   targetFamily,
@@ -73,6 +74,50 @@ test('first-stage targets: the pooled table\u2019s rows at the first-stage choic
     assert.ok(close(targetColumn(first, 'firstStage.tdError')[k], last.tdError) && last.nextState === null);
   }
   for (const name of first.names) assert.ok(name in TARGET_DESCRIPTIONS['two-step'], `${name} is described`);
+});
+
+test('reward-token targets: one row per trip\u2019s reward read before the next spaceship choice; tdOff is minus the expectation, centred per reward', () => {
+  const records = twoStepBatch({ experiments: 4, episodes: 10, seed: 9, randomEpisodes: 2 });
+  const latents = records.map((r) => r.latents);
+  // The store row of each reward token, given at the spaceship choice that follows it (as play does).
+  let next = 100;
+  const rows = latents.map((steps) => steps.map((l, i) => (i > 0 && l.state === 0 ? next++ : null)));
+  const table = rewardTokenTargets(latents, { rows, keep: (e) => e !== 3 });
+  assert.deepEqual(table.names, ['rewardToken.tdError', 'rewardToken.reward', 'rewardToken.tdOff', 'rewardToken.qChosen']);
+  // Trips 1 .. 9 of experiments 0-2: the last trip's reward is never followed by a choice.
+  assert.equal(table.groups.length, 3 * 9);
+  const at = (name: string, k: number) => targetColumn(table, `rewardToken.${name}`)[k];
+  for (let k = 0; k < table.groups.length; k++) {
+    const e = table.groups[k];
+    const i = table.steps[k];
+    assert.equal(table.rows![k], rows[e][i]);
+    // Replayed by hand: the alien asked on trip i / 2 - 1, its reward, and Q-learning's error there (no future value).
+    const { alpha } = records[e].agent.params;
+    const trip = records[e].transitions[i - 1];
+    assert.ok(trip.nextState === null && trip.state > 0);
+    const q = new Map<string, number>();
+    records[e].transitions.slice(0, i - 1).forEach((t, j) => {
+      const key = `${t.state},${t.action}`;
+      if (t.nextState === null) q.set(key, (q.get(key) ?? 0) + alpha * (t.reward - (q.get(key) ?? 0)));
+      else assert.equal(j % 2, 0);
+    });
+    const expectation = q.get(`${trip.state},${trip.action}`) ?? 0;
+    assert.ok(close(at('qChosen', k), expectation), `experiment ${e} step ${i}`);
+    assert.equal(at('reward', k), trip.reward);
+    assert.ok(close(at('tdError', k), trip.reward - expectation));
+  }
+  // tdOff: the TD error less its mean among rows with the same reward, which is minus Q centred the same way.
+  const reward = targetColumn(table, 'rewardToken.reward');
+  const off = targetColumn(table, 'rewardToken.tdOff');
+  const q = targetColumn(table, 'rewardToken.qChosen');
+  for (const r of [0, 1]) {
+    const ks = [...reward.keys()].filter((k) => reward[k] === r);
+    assert.ok(ks.length > 2, `reward ${r} rows`);
+    const meanQ = ks.reduce((s, k) => s + q[k], 0) / ks.length;
+    for (const k of ks) assert.ok(Math.abs(off[k] + (q[k] - meanQ)) < 1e-12);
+  }
+  assert.ok(Math.abs(pearson(off, reward)) < 1e-12);
+  for (const name of table.names) assert.ok(name in TARGET_DESCRIPTIONS['two-step'], `${name} is described`);
 });
 
 test('row ids join targets to store rows; null ids and filtered points are left out', () => {
