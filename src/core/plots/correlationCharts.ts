@@ -23,8 +23,9 @@ export interface CorrelationChartOptions {
 }
 
 /**
- * Max correlation per block, one panel per target (Q-values, TD errors) and one
- * line per condition (the paper's Fig. 2G-H: clean against lesioned).
+ * Max correlation per block, one panel per target (Q-values, TD errors; three
+ * panels to a row) and one line per condition (the paper's Fig. 2G-H: clean
+ * against lesioned).
  */
 export function maxCorrelationChart(rows: readonly BlockCorrelationRow[], options: CorrelationChartOptions = {}): ChartSpec {
   const chart = 'maxCorrelationChart';
@@ -37,7 +38,8 @@ export function maxCorrelationChart(rows: readonly BlockCorrelationRow[], option
     data: { values: curves.values },
     mark: { type: 'line', strokeWidth: 2, point: curves.blocks <= MAX_BLOCKS_WITH_POINTS },
     encoding: {
-      column: { field: 'target', type: 'nominal', sort: curves.targets, title: null },
+      // Panels wrap, three to a row, so that a study with many targets stays narrow enough for a notebook cell.
+      facet: { field: 'target', type: 'nominal', sort: curves.targets, title: null, columns: PANELS_PER_ROW },
       x: curves.x,
       y: curves.y(options.yTitle),
       color,
@@ -76,6 +78,9 @@ export function srCorrelationChart(rows: readonly SrCorrelationRow[], options: C
     },
   };
 }
+
+/** Panels of the max-correlation chart side by side before it wraps. */
+const PANELS_PER_ROW = 3;
 
 /** Few blocks (a small model) are marked point by point; many (a 70B model's 80) would clutter. */
 const MAX_BLOCKS_WITH_POINTS = 24;

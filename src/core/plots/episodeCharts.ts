@@ -95,7 +95,9 @@ function episodeBandChart(series: readonly EpisodeSeries[], c: BandChart): Chart
   const x: Position = { field: 'episode', type: 'quantitative', title: 'Episode', scale: xScale, axis: { format: 'd', tickMinStep: 1 } };
   const yScale = c.percent ? { domain: [0, 1] } : { zero: false };
   const yAxis = c.percent ? { format: '%' } : {};
-  const color: Color = { field: 'condition', type: 'nominal', title: 'Condition', scale: { domain: conditions }, ...(series.length > 1 ? {} : { legend: null }) };
+  // The legend's symbols are drawn opaque: taken from the faint band layer, many conditions' colours could not be told apart.
+  const legend = series.length > 1 ? { symbolOpacity: 1 } : null;
+  const color: Color = { field: 'condition', type: 'nominal', title: 'Condition', scale: { domain: conditions }, legend };
   const value = c.percent ? '.1%' : '.3f';
 
   const layers: Layer[] = [];

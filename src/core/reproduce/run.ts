@@ -114,7 +114,7 @@ function saeOverrides(c: CommonStudyOptions) {
   return definedOnly({ epochs: c.saeEpochs, l1Coefficient: c.saeL1, expansionFactor: c.saeExpansion });
 }
 
-/** A task's results, its block studies, and any scans of a subset of its rows (the two-step task's first-stage choices). */
+/** A task's results, its block studies, and any scans at other rows (the two-step task's first-stage choices and reward tokens). */
 interface TaskRun {
   result: TaskResult;
   blocks: BlockStudy[];
@@ -126,7 +126,7 @@ async function runTask(ctx: StudyContext, task: TaskKind, c: CommonStudyOptions)
   switch (task) {
     case 'two-step': {
       const study = await twoStepStudy(ctx, { ...defined, ...definedOnly({ policy: c.policy }), sae: { ...TWO_STEP_STUDY_DEFAULTS.sae, ...saeOverrides(c) } });
-      return { result: await twoStepResult(study, ctx.outDir), blocks: study.blocks, stageScans: study.stageScans };
+      return { result: await twoStepResult(study, ctx.outDir), blocks: study.blocks, stageScans: [...study.stageScans, ...study.rewardScans] };
     }
     case 'grid':
       return gridTask(ctx, { ...WATCH_STUDY_DEFAULTS, ...defined, sae: { ...WATCH_STUDY_DEFAULTS.sae, ...saeOverrides(c) } });
@@ -290,7 +290,7 @@ async function twoStepResult(s: TwoStepStudy, outDir: string): Promise<TaskResul
       'return-per-episode',
       returnPerEpisodeChart(
         s.conditions.map((c) => ({ condition: c.condition, perEpisode: c.returnPerEpisode })),
-        { title: `Two-step task: expected return per episode (interventions at block ${s.lesionBlock})`, yTitle: 'Expected reward per episode', randomEpisodes: s.options.randomEpisodes, chance },
+        { title: `Two-step task: expected return per episode (lesions at blocks ${s.lesionBlock} TD, ${s.valueBlock} value, ${s.rewardBlock} reward token)`, yTitle: 'Expected reward per episode', randomEpisodes: s.options.randomEpisodes, chance },
       ),
       outDir,
     ),

@@ -8,7 +8,7 @@ import { REPETITION } from '../agents/repetition';
 import { saeDelta, type Edit } from '../analysis/interventions';
 import { maxRFigure, type BestLatentResult, type Figure, type InterventionResult } from '../analysis/results';
 import { scanLatents, type LatentScan } from '../analysis/scan';
-import { FIRST_STAGE, firstStageTargets, gatherRows, twoStepTargets, type TargetTable } from '../analysis/targets';
+import { FIRST_STAGE, firstStageTargets, gatherRows, REWARD_TOKEN, rewardTokenTargets, twoStepTargets, type TargetTable } from '../analysis/targets';
 import { expectedReward, TWO_STEP_SPEC } from '../envs/twoStep';
 import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, type AnswerPolicy, type DeltaFn, type PlayOptions, type LanguageModel, type PlayedExperiment, type RecordedPositions } from '../lm';
 import { ActivationStore, SaeSession, type TrainOptions } from '../sae';
@@ -26,7 +26,8 @@ export interface TwoStepStudyOptions {
   permutations: number;
   /**
    * How many of the best TD-error latents are lesioned (and how many least-correlated
-   * ones in the control); as many first-stage Q-difference latents in the value lesion.
+   * ones in the control); as many first-stage Q-difference latents in the value lesion,
+   * and as many reward-token TD-error latents in the reward-token lesion.
    */
   lesionLatents: number;
   /** The factor of the negative-scaling condition (the paper used -10). */
@@ -72,6 +73,9 @@ export interface TwoStepStudy {
   /** Each block's scans at the first-stage choices alone, against {@link firstStage}. */
   stageScans: StageScan[];
   firstStage: TargetTable;
+  /** Each block's scans at the tokens showing each trip's reward, against {@link rewardTokens}. */
+  rewardScans: StageScan[];
+  rewardTokens: TargetTable;
   /** The block whose best latent tracks the TD error most closely, and the latents lesioned there. */
   lesionBlock: number;
   lesioned: { latent: number; r: number }[];
@@ -80,6 +84,10 @@ export interface TwoStepStudy {
   valueBlock: number;
   valueLesioned: { latent: number; r: number }[];
   valueControl: { latent: number; r: number }[];
+  /** The block whose best latent at the reward tokens tracks the TD error most closely, and the reward-token lesion's latents there. */
+  rewardBlock: number;
+  rewardLesioned: { latent: number; r: number }[];
+  rewardControl: { latent: number; r: number }[];
   conditions: ConditionOutcome[];
   /** Per block: the max |r| of a latent with each target family, clean and after the lesion. */
   curves: { condition: string; target: string; block: number; r: number }[];
@@ -96,10 +104,14 @@ export interface StudyContext {
   signal?: AbortSignal;
 }
 
-/** A block's scans at the first-stage choices alone: its SAE's latents (with the permutation null) and the raw residual dimensions. */
+/**
+ * A block's scans at some of the recorded positions (the first-stage choices
+ * alone, or the reward tokens): its SAE's latents (with the permutation null)
+ * and the raw residual dimensions.
+ */
 export interface StageScan {
   block: number;
-  /** SAE latent activations at the first-stage rows, [rows, d_sae]. */
+  /** SAE latent activations at those rows, [rows, d_sae]. */
   acts: Float32Array;
   scan: LatentScan;
   residualScan: LatentScan;
@@ -110,14 +122,18 @@ const TARGETS_PLOTTED: Record<string, string> = {
   qChosen: 'Q-value',
   [`${FIRST_STAGE}tdError`]: 'TD error, first stage',
   [`${FIRST_STAGE}qDiff`]: 'Q difference, first stage',
+  [`${REWARD_TOKEN}tdError`]: 'TD error, reward token',
+  [`${REWARD_TOKEN}tdOff`]: 'TD beyond reward, reward token',
 };
 
 /**
  * The paper's two-step study on a model: it plays, Q-learning and its rivals are
- * fitted to its choices, an SAE per block is trained on its residual stream at the
- * decision points, every latent is correlated with the fitted TD errors and
- * Q-values (against a permutation null and two baselines), and the best TD-error
- * latents are lesioned to see whether behaviour and later blocks' correlations change.
+ * fitted to its choices, an SAE per block is trained on its residual stream (every
+ * token it read), every latent is correlated with the fitted TD errors and
+ * Q-values at the decision points (against a permutation null and two baselines),
+ * at the first-stage choices alone, and at the tokens where it reads each reward,
+ * and the best TD-error latents are lesioned to see whether behaviour and later
+ * blocks' correlations change, beside a value lesion and a reward-token lesion.
  */
 export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepStudyOptions> = {}): Promise<TwoStepStudy> {
   const o = { ...TWO_STEP_STUDY_DEFAULTS, ...options, sae: { ...TWO_STEP_STUDY_DEFAULTS.sae, ...options.sae } };
@@ -137,6 +153,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   const rows = cleanPlayed.map((g) => g.decisions.map((d) => d.row));
   const targets = twoStepTargets(qFit.latents, { rows });
   const firstStage = firstStageTargets(qFit.latents, { rows });
+  const rewardTokens = rewardTokenTargets(qFit.latents, { rows: cleanPlayed.map((g) => g.decisions.map((d) => d.rewardRow)) });
 
   const studies = await studyBlocks(cleanStore, targets, {
     sae: o.sae,
@@ -154,7 +171,16 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   for (const s of stageScans) {
     const best = (target: string) => s.scan.best.find((b) => b.target === `${FIRST_STAGE}${target}`);
     const [td, q] = [best('tdError'), best('qDiff')];
-    log(`  block ${s.block}, first-stage choices: best TD-error latent ${td?.latent}, r ${td?.r.toFixed(3)}; best Q-difference latent ${q?.latent}, r ${q?.r.toFixed(3)}, p ${q?.p}`);
+    log(`  block ${s.block}, first-stage choices: best TD-error latent ${td?.latent}, r ${td?.r.toFixed(3)}; best Q-difference latent ${q?.latent}, r ${q?.r.toFixed(3)}, p ${q?.p?.toPrecision(2)}`);
+  }
+  const rewardScans = await rewardTokenScans(cleanStore, studies, rewardTokens, o, ctx.signal);
+  for (const s of rewardScans) {
+    const best = (scan: LatentScan, target: string) => scan.best.find((b) => b.target === `${REWARD_TOKEN}${target}`);
+    const [td, reward, off, offResidual] = [best(s.scan, 'tdError'), best(s.scan, 'reward'), best(s.scan, 'tdOff'), best(s.residualScan, 'tdOff')];
+    log(
+      `  block ${s.block}, reward tokens: best TD-error latent ${td?.latent}, r ${td?.r.toFixed(3)}, p ${td?.p?.toPrecision(2)}; best reward latent r ${reward?.r.toFixed(3)}; ` +
+        `beyond the reward: latent ${off?.latent}, r ${off?.r.toFixed(3)}, p ${off?.p?.toPrecision(2)}, residual dimension r ${offResidual?.r.toFixed(3)}`,
+    );
   }
 
   const lesionStudy = strongest(studies, 'tdError');
@@ -165,6 +191,11 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   const valueStudy = studies.find((s) => s.block === valueScan.block)!;
   const value = lesionSets({ ...valueStudy, acts: valueScan.acts }, firstStage, `${FIRST_STAGE}qDiff`, o.lesionLatents);
   log(`two-step: value lesion block ${valueStudy.block}, first-stage Q-difference latents: ${describeLesionSets(value)}`);
+  // The reward-token lesion: the latents that track the TD error where the model reads each reward.
+  const rewardScan = strongest(rewardScans, `${REWARD_TOKEN}tdError`);
+  const rewardStudy = studies.find((s) => s.block === rewardScan.block)!;
+  const reward = lesionSets({ ...rewardStudy, acts: rewardScan.acts }, rewardTokens, `${REWARD_TOKEN}tdError`, o.lesionLatents);
+  log(`two-step: reward-token lesion block ${rewardStudy.block}, reward-token TD-error latents: ${describeLesionSets(reward)}`);
 
   const ablate = (latents: readonly { latent: number }[]): Edit => ({ kind: 'latents', latents: latents.map((l) => l.latent), op: { kind: 'ablate' } });
   const edits: [string, BlockStudy, Edit][] = [
@@ -174,11 +205,13 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     [`scale${o.scaleFactor}`, lesionStudy, { kind: 'latents', latents: lesioned.map((l) => l.latent), op: { kind: 'scale', factor: o.scaleFactor } }],
     ['value-lesion', valueStudy, ablate(value.lesioned)],
     ['value-control', valueStudy, ablate(value.control)],
+    ['reward-token-lesion', rewardStudy, ablate(reward.lesioned)],
+    ['reward-token-control', rewardStudy, ablate(reward.control)],
   ];
   const conditions: ConditionOutcome[] = [clean];
   const curves = [
     ...curvesOf('none', studies.map((s) => ({ block: s.block, best: s.scan.best }))),
-    ...curvesOf('none', stageScans.map((s) => ({ block: s.block, best: s.scan.best }))),
+    ...curvesOf('none', [...stageScans, ...rewardScans].map((s) => ({ block: s.block, best: s.scan.best }))),
   ];
   const sessions = new Map<number, SaeSession>();
   for (const [condition, study, edit] of edits) {
@@ -187,7 +220,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     const interventions = { [study.block]: saeDelta(sessions.get(study.block)!, { block: study.block, edit, at: 'all' }) };
     if (condition === 'lesion') {
       const store = join(ctx.outDir, 'activations', 'two-step-lesion');
-      const played = await playRecorded(ctx, store, blocks, play, interventions);
+      const played = await playRecorded(ctx, store, blocks, play, interventions, 'every');
       conditions.push(outcome(condition, played, o.randomEpisodes));
       curves.push(...(await lesionCurves(played, store, studies, o)));
     } else {
@@ -201,6 +234,8 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   const controlOutcome = byName.get('control')!;
   const valueLesion = byName.get('value-lesion')!;
   const valueControl = byName.get('value-control')!;
+  const rewardLesion = byName.get('reward-token-lesion')!;
+  const rewardControl = byName.get('reward-token-control')!;
   const interventions: InterventionResult[] = conditions.flatMap((c) => [
     { condition: c.condition, metric: 'return', ...asResult(estimate(c.returns)) },
     { condition: c.condition, metric: 'nll', value: c.nll, ci95: scaled(estimate(c.nllPerExperiment), c.nllPerExperiment.length) },
@@ -210,16 +245,22 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     { condition: 'lesion-minus-control', metric: 'nll-per-experiment', ...asResult(pairedDifference(lesion.nllPerExperiment, controlOutcome.nllPerExperiment)) },
     { condition: 'value-lesion-minus-control', metric: 'return', ...asResult(pairedDifference(valueLesion.returns, valueControl.returns)) },
     { condition: 'value-lesion-minus-control', metric: 'nll-per-experiment', ...asResult(pairedDifference(valueLesion.nllPerExperiment, valueControl.nllPerExperiment)) },
+    { condition: 'reward-token-lesion-minus-control', metric: 'return', ...asResult(pairedDifference(rewardLesion.returns, rewardControl.returns)) },
+    {
+      condition: 'reward-token-lesion-minus-control',
+      metric: 'nll-per-experiment',
+      ...asResult(pairedDifference(rewardLesion.nllPerExperiment, rewardControl.nllPerExperiment)),
+    },
   );
-  const bestLatents = [...bestLatentResults(studies), ...stageLatentResults(stageScans)];
+  const bestLatents = [...bestLatentResults(studies), ...stageLatentResults(stageScans), ...stageLatentResults(rewardScans)];
   const bestTd = lesionStudy.scan.best.find((b) => b.target === 'tdError')!;
-  const blockOf = (condition: string) => (condition.startsWith('value-') ? valueStudy.block : lesionStudy.block);
+  const blockOf = (condition: string) => (condition.startsWith('value-') ? valueStudy : condition.startsWith('reward-token-') ? rewardStudy : lesionStudy).block;
   const ours: Record<string, Figure> = {
     'maxR.tdError': { value: bestTd.r, block: lesionStudy.block, note: `latent ${bestTd.latent}, permutation p ${bestTd.p}` },
     ...Object.fromEntries(
-      ['tdError', 'qDiff', 'qChosen'].flatMap((t) => {
-        const figure = maxRFigure(bestLatents, `${FIRST_STAGE}${t}`);
-        return figure ? [[`maxR.${FIRST_STAGE}${t}`, figure]] : [];
+      [...['tdError', 'qDiff', 'qChosen'].map((t) => `${FIRST_STAGE}${t}`), ...['tdError', 'reward', 'tdOff', 'qChosen'].map((t) => `${REWARD_TOKEN}${t}`)].flatMap((target) => {
+        const figure = maxRFigure(bestLatents, target);
+        return figure ? [[`maxR.${target}`, figure]] : [];
       }),
     ),
     ...Object.fromEntries(comparison.rows.map((r) => [`modelNll.${r.model}`, { value: r.nll }])),
@@ -251,6 +292,11 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     valueBlock: valueStudy.block,
     valueLesioned: value.lesioned,
     valueControl: value.control,
+    rewardScans,
+    rewardTokens,
+    rewardBlock: rewardStudy.block,
+    rewardLesioned: reward.lesioned,
+    rewardControl: reward.control,
     conditions,
     curves,
     bestLatents,
@@ -265,7 +311,7 @@ async function playRecorded(
   blocks: number[],
   play: Partial<PlayOptions>,
   interventions?: Record<number, DeltaFn>,
-  /** 'every' for the clean run, whose store trains the SAEs; a lesioned run needs only the decision rows. */
+  /** 'every' for the clean run, whose store trains the SAEs, and for the lesioned run, whose reward tokens are scanned again. */
   positions: RecordedPositions = 'answers',
 ): Promise<PlayedExperiment[]> {
   // The store is this run's own intermediate data: a previous run's is replaced.
@@ -297,15 +343,19 @@ async function lesionCurves(played: PlayedExperiment[], dir: string, studies: Bl
   const rows = played.map((g) => g.decisions.map((d) => d.row));
   const pooled = twoStepTargets(fit.latents, { rows });
   const firstStage = firstStageTargets(fit.latents, { rows });
+  const rewardTokens = rewardTokenTargets(fit.latents, { rows: played.map((g) => g.decisions.map((d) => d.rewardRow)) });
   const subset = subsetRows(pooled, firstStage);
   const store = await ActivationStore.open(dir);
   const best = [];
   for (const s of studies) {
     const session = SaeSession.create(s.sae);
-    const acts = await session.encode(gatherRows(await store.readAll(s.block), store.dModel, pooled.rows!));
+    const all = await store.readAll(s.block);
+    const acts = await session.encode(gatherRows(all, store.dModel, pooled.rows!));
+    const rewardActs = await session.encode(gatherRows(all, store.dModel, rewardTokens.rows!));
     await session.release();
     best.push({ block: s.block, best: scanLatents(acts, s.sae.dSae, pooled, { permutations: 0 }).best });
     best.push({ block: s.block, best: scanLatents(gatherRows(acts, s.sae.dSae, subset), s.sae.dSae, firstStage, { permutations: 0 }).best });
+    best.push({ block: s.block, best: scanLatents(rewardActs, s.sae.dSae, rewardTokens, { permutations: 0 }).best });
   }
   return curvesOf('lesion', best);
 }
@@ -335,16 +385,43 @@ async function firstStageScans(
   const store = await ActivationStore.open(storeDir);
   const scans: StageScan[] = [];
   for (const s of studies) {
-    const acts = gatherRows(s.acts, s.sae.dSae, subset);
     const residual = gatherRows(await store.readAll(s.block), store.dModel, firstStage.rows!);
-    scans.push({
-      block: s.block,
-      acts,
-      scan: scanLatents(acts, s.sae.dSae, firstStage, { permutations: o.permutations, seed: o.seed }, signal),
-      residualScan: scanLatents(residual, store.dModel, firstStage, { permutations: 0 }),
-    });
+    scans.push(stageScan(s, gatherRows(s.acts, s.sae.dSae, subset), residual, store.dModel, firstStage, o, signal));
   }
   return scans;
+}
+
+/**
+ * Each block's SAE latents and residual dimensions scanned at the reward tokens.
+ * Those rows are not answer points, so the latents are encoded from the store.
+ */
+async function rewardTokenScans(
+  storeDir: string,
+  studies: readonly BlockStudy[],
+  rewardTokens: TargetTable,
+  o: TwoStepStudyOptions,
+  signal?: AbortSignal,
+): Promise<StageScan[]> {
+  const store = await ActivationStore.open(storeDir);
+  const scans: StageScan[] = [];
+  for (const s of studies) {
+    const residual = gatherRows(await store.readAll(s.block), store.dModel, rewardTokens.rows!);
+    const session = SaeSession.create(s.sae);
+    const acts = await session.encode(residual);
+    await session.release();
+    scans.push(stageScan(s, acts, residual, store.dModel, rewardTokens, o, signal));
+  }
+  return scans;
+}
+
+/** A block's scans at some rows: its SAE's latents there, with the permutation null, and the residual dimensions. */
+function stageScan(s: BlockStudy, acts: Float32Array, residual: Float32Array, dModel: number, table: TargetTable, o: TwoStepStudyOptions, signal?: AbortSignal): StageScan {
+  return {
+    block: s.block,
+    acts,
+    scan: scanLatents(acts, s.sae.dSae, table, { permutations: o.permutations, seed: o.seed }, signal),
+    residualScan: scanLatents(residual, dModel, table, { permutations: 0 }),
+  };
 }
 
 /** Where each row of a table restricted to some of the pooled table's store rows sits in the pooled table. */
@@ -359,7 +436,7 @@ function strongest<S extends { scan: LatentScan }>(studies: readonly S[], target
   return studies.reduce((a, b) => (r(b) > r(a) ? b : a));
 }
 
-/** The first-stage scans' best latents and residual dimensions, as results.json lists them. */
+/** The stage scans' best latents and residual dimensions, as results.json lists them. */
 function stageLatentResults(scans: readonly StageScan[]): BestLatentResult[] {
   return scans.flatMap((s) =>
     (['sae', 'residual'] as const).flatMap((source) =>

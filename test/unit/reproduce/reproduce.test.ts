@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLatents } from '../../../src/core/analysis/discovered';
 import { readResults } from '../../../src/core/analysis/results';
@@ -58,6 +58,19 @@ test('reproduce runs every task end to end and writes files that read back', asy
   assert.ok(stage.some((b) => (b.source ?? 'sae') === 'sae' && b.p !== null) && stage.some((b) => b.source === 'residual'));
   assert.ok(twoStep.ours['maxR.firstStage.qDiff'].value === stage.filter((b) => (b.source ?? 'sae') === 'sae').reduce((a, b) => (Math.abs(b.r) > Math.abs(a.r) ? b : a)).r);
   assert.ok(lines.some((l) => l.includes('value lesion block')));
+  // The reward-token scans and lesion: the TD error where each reward is read, beside the reward itself and what is left of it.
+  for (const metric of ['return', 'nll-per-experiment']) assert.ok(Number.isFinite(value('reward-token-lesion-minus-control', metric)), metric);
+  for (const target of ['tdError', 'reward', 'tdOff', 'qChosen']) {
+    const found = twoStep.bestLatents.filter((b) => b.target === `rewardToken.${target}`);
+    assert.ok(found.some((b) => (b.source ?? 'sae') === 'sae' && b.p !== null) && found.some((b) => b.source === 'residual'), target);
+    assert.ok(Number.isFinite(twoStep.ours[`maxR.rewardToken.${target}`].value), target);
+  }
+  assert.ok(lines.some((l) => l.includes('reward-token lesion block')));
+  // The lesioned run records every token too, so every panel of the correlation figure has its curve after the lesion.
+  const curves = JSON.parse(readFileSync(join(out, 'figures', 'two-step', 'max-correlation-per-block.vl.json'), 'utf8')).data.values as { condition: string; target: string }[];
+  const panels = [...new Set(curves.map((c) => c.target))];
+  assert.deepEqual(panels, ['TD error', 'Q-value', 'TD error, first stage', 'Q difference, first stage', 'TD error, reward token', 'TD beyond reward, reward token']);
+  for (const panel of panels) assert.ok(curves.some((c) => c.target === panel && c.condition === 'lesion'), panel);
   // Grid and graph report the mean log-probability of the answers beside accuracy; the paired difference is the difference of the means.
   for (const task of ['grid', 'graph'] as const) {
     const rows = read.tasks[task]!.interventions;
