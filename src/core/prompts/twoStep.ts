@@ -81,6 +81,9 @@ export function twoStepInstruction(o: TwoStepPromptOptions): string {
   );
 }
 
+/** The text between a trip's alien label and the treasure it received. */
+const REWARD_LEAD = ' and received ';
+
 /** What is known of a trip: possibly only its first choice (the model is about to choose an alien). */
 type TripSoFar = Pick<TwoStepEpisode, 'firstAction' | 'secondState'> & Partial<Pick<TwoStepEpisode, 'secondAction' | 'reward'>>;
 
@@ -98,9 +101,6 @@ function writeTrip(b: TranscriptBuilder, o: TwoStepPromptOptions, index: number,
   b.answer(o.aliens[trip.secondState][trip.secondAction], o.aliens[trip.secondState], { episode: index, step: 1, kind: 'choice' });
   b.text(`${REWARD_LEAD}${formatNumber(trip.reward)} ${trip.reward === 1 ? 'treasure' : 'treasures'}.\n`);
 }
-
-/** The text between a trip's alien label and the treasure it received. */
-const REWARD_LEAD = ' and received ';
 
 /**
  * Character offset of the treasure count each trip shows, in a transcript or
