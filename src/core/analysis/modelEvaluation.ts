@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareModels, type ComparisonRow } from '../agents/compare';
 import { latentsOf } from '../agents/likelihood';
+import type { ChoiceLatents, LearnerModel } from '../agents/types';
 import { MYOPIC_Q_LEARNING, Q_LEARNING } from '../agents/qLearning';
 import { REPETITION } from '../agents/repetition';
 import { checkInteger, definedOnly } from '../config';
@@ -15,6 +16,7 @@ import { ActivationStore } from '../sae/activationStore';
 import { graphBatch, gridBatch, recordGraph, walkCeiling, type GraphRecord } from '../simulation';
 import { columnEstimates, estimate, formatEstimate, mean, pairedDifference, type Estimate } from '../stats';
 import { ridgeProbe, ridgeProbeByKind } from './probe';
+import { stayProbabilities, type StayProbabilities } from './stay';
 import { gatherRows } from './targets';
 
 /**
@@ -62,6 +64,10 @@ export interface ModelEvaluation {
     returnPerEpisode: Estimate[];
     /** Q-learning, myopic Q-learning and repetition fitted to the model's own choices, best first. */
     comparison: ComparisonRow[];
+    /** Each fitted model's NLL split by decision stage (spaceship, alien), in the comparison's order: where a model wins or loses. */
+    nllByStage: { model: string; spaceship: number; alien: number }[];
+    /** How often the model repeats its last choice, by what followed it, after the random opening. */
+    stay: StayProbabilities;
   };
   grid: {
     trueRewards: EpisodeSummary;
@@ -140,7 +146,18 @@ export async function evaluateModel(
     const expectedReturns = played.map((g) => late(g.episodes.map(expectedReward)));
     const randomReturns = played.map((g) => late(g.episodes.map(chanceReward)));
     log('two-step task: fitting Q-learning, myopic Q-learning and repetition to the model\u2019s choices');
-    const comparison = compareModels({ spec: TWO_STEP_SPEC, experiments: played }, [Q_LEARNING, MYOPIC_Q_LEARNING, REPETITION], { criterion: 'nll', restarts: 3 });
+    const families: LearnerModel<ChoiceLatents>[] = [Q_LEARNING, MYOPIC_Q_LEARNING, REPETITION];
+    const comparison = compareModels({ spec: TWO_STEP_SPEC, experiments: played }, families, { criterion: 'nll', restarts: 3 });
+    const nllByStage = comparison.rows.map((r) => {
+      const family = families.find((f) => f.name === r.model)!;
+      const nll = { model: r.model, spaceship: 0, alien: 0 };
+      latentsOf(family, r.params, { spec: TWO_STEP_SPEC, experiments: played }).forEach((steps, e) =>
+        steps.forEach((l, i) => {
+          if (played[e].scored[i]) nll[l.state === 0 ? 'spaceship' : 'alien'] -= l.logProb;
+        }),
+      );
+      return nll;
+    });
     const qParams = comparison.rows.find((r) => r.model === Q_LEARNING.name)!.params;
     const qLatents = latentsOf(Q_LEARNING, qParams, { spec: TWO_STEP_SPEC, experiments: played });
 
@@ -203,6 +220,8 @@ export async function evaluateModel(
         advantage: pairedDifference(expectedReturns, randomReturns),
         returnPerEpisode: columnEstimates(played.map((g) => g.episodes.map((e) => e.reward))),
         comparison: comparison.rows,
+        nllByStage,
+        stay: stayProbabilities(played, o.randomEpisodes),
       },
       grid: {
         trueRewards: accuracySummary(trueGrid),
@@ -384,6 +403,10 @@ export function formatEvaluation(e: ModelEvaluation): string {
     `Two-step task (first ${e.options.randomEpisodes} episodes random):`,
     `  reward per episode, episodes ${e.options.randomEpisodes + 1}-${e.options.episodes} (choices: ${policyName(e.options.policy)}): model ${f(t.modelReturn)}; expected (the chance of treasure of the options chosen) ${f(t.modelExpectedReturn)}, random policy ${f(t.randomReturn)}, difference ${f(t.advantage)}`,
     `  models fitted to the model's choices: ${t.comparison.map((r) => `${r.model} NLL ${r.nll.toFixed(1)}`).join(', ')}`,
+    `  the same NLLs by stage (spaceship + alien choices): ${t.nllByStage.map((r) => `${r.model} ${r.spaceship.toFixed(1)} + ${r.alien.toFixed(1)}`).join(', ')}`,
+    `  stay probabilities, episodes ${e.options.randomEpisodes + 1}-${e.options.episodes}: spaceship after treasure, common ${f(t.stay.spaceship.rewarded.common)}, rare ${f(t.stay.spaceship.rewarded.rare)}; ` +
+      `after none, common ${f(t.stay.spaceship.unrewarded.common)}, rare ${f(t.stay.spaceship.unrewarded.rare)}; ` +
+      `alien after treasure ${f(t.stay.alien.rewarded)}, after none ${f(t.stay.alien.unrewarded)}`,
     'Grid world, next-action accuracy (first 5 -> last 5 episodes):',
     `  true rewards     ${f(e.grid.trueRewards.first5)} -> ${f(e.grid.trueRewards.last5)}, rise ${f(e.grid.trueRewards.rise)}`,
     `  shuffled rewards ${f(e.grid.shuffledRewards.first5)} -> ${f(e.grid.shuffledRewards.last5)}, rise ${f(e.grid.shuffledRewards.rise)}`,

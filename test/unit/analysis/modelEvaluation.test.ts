@@ -33,4 +33,13 @@ test('evaluate runs every task on a model and reports each block\u2019s probes p
   assert.equal(checks.find((c) => c.claim.startsWith('probe: some block predicts the TD error'))!.passed, best >= 0.5);
   const text = formatEvaluation(e);
   for (const p of e.probe) assert.ok(text.includes(`block ${p.block}: TD error ${p.tdError.toFixed(3)} (${p.singleMap.tdError.toFixed(3)}, `), text);
+  // Each fitted model's NLL split by stage adds up to its total, in the comparison's order.
+  const t = e.twoStep;
+  assert.deepEqual(t.nllByStage.map((r) => r.model), t.comparison.map((r) => r.model));
+  t.nllByStage.forEach((r, k) => assert.ok(Math.abs(r.spaceship + r.alien - t.comparison[k].nll) < 1e-6 * t.comparison[k].nll, r.model));
+  // Stay probabilities count the choices after the random opening: one spaceship repeat-or-not per trip there.
+  const spaceship = t.stay.spaceship;
+  const counted = spaceship.rewarded.common.n + spaceship.rewarded.rare.n + spaceship.unrewarded.common.n + spaceship.unrewarded.rare.n;
+  assert.equal(counted, options.experiments * (options.episodes - e.options.randomEpisodes));
+  assert.ok(text.includes(`alien after treasure ${t.stay.alien.rewarded.mean.toFixed(3)}`), text);
 });
