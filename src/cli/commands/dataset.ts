@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { checkOneOf, ConfigError } from '../../core/config';
 import { TASK_KINDS } from '../../core/envs/types';
 import { taskRecords } from '../../core/simulation';
+import type { ParamRanges } from '../../core/simulation/populations';
 import { intOption, parseOptions } from '../args';
 import type { Command } from './index';
 
@@ -21,7 +22,11 @@ Options:
   --random-episodes N  two-step: opening episodes played at random (default 7)
   --rewards R          grid: 'true' or 'shuffled' (the control condition; default true)
   --communities N      graph: number of communities (default 3)
-  --community-size N   graph: nodes per community (default 5)`;
+  --community-size N   graph: nodes per community (default 5)
+  --agents RANGES      two-step and grid: agent parameter ranges that replace the defaults, as
+                       name=low:high pairs separated by commas, e.g. beta=8:12,alpha=0.6:1
+                       (two-step defaults alpha 0.3-0.8, gamma 0.7-1, beta 4-12; grid alpha
+                       0.3-0.9, gamma 0.8-0.95, beta 3-10)`;
 
 export const dataset: Command = {
   summary: 'write simulated transcripts with their learners\u2019 variables (JSON lines)',
@@ -36,6 +41,7 @@ export const dataset: Command = {
       rewards: { type: 'string' },
       communities: { type: 'string' },
       'community-size': { type: 'string' },
+      agents: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     });
     if (values.help) {
@@ -53,6 +59,7 @@ export const dataset: Command = {
       rewards,
       communities: intOption('communities', values.communities, 2),
       communitySize: intOption('community-size', values['community-size'], 3),
+      agents: values.agents === undefined ? undefined : agentRanges(values.agents),
     });
     // Each record is written as it is made, so a batch larger than memory streams
     // out. The first is made before the file is opened: an option the environment
@@ -71,6 +78,18 @@ export const dataset: Command = {
     return 0;
   },
 };
+
+/** `name=low:high,...` as parameter ranges; the population checks the names and the ranges themselves. */
+export function agentRanges(text: string): ParamRanges {
+  const out: Record<string, [number, number]> = {};
+  for (const part of text.split(',')) {
+    const m = /^\s*([A-Za-z]\w*)\s*=\s*([^:]+):([^:]+)$/.exec(part);
+    const [lo, hi] = m ? [Number(m[2]), Number(m[3])] : [NaN, NaN];
+    if (!m || !Number.isFinite(lo) || !Number.isFinite(hi)) throw new ConfigError('--agents', part, 'name=low:high pairs separated by commas, e.g. beta=8:12,alpha=0.6:1');
+    out[m[1]] = [lo, hi];
+  }
+  return out;
+}
 
 /** Nine significant digits keep the file small without changing any value a model or a fit would notice. */
 function roundNumbers(_key: string, value: unknown): unknown {

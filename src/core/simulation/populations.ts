@@ -43,3 +43,22 @@ export function sampleParams(ranges: ParamRanges, rng: Rng): Record<string, numb
   }
   return out;
 }
+
+/**
+ * A population's ranges with some replaced: each named parameter must be one the
+ * population draws (and, for Q-learning agents, not kappa: they have no
+ * perseveration, so a kappa would be ignored), each range [low, high] with low <= high.
+ */
+export function overrideRanges(field: string, defaults: ParamRanges, overrides: ParamRanges): ParamRanges {
+  const out: Record<string, readonly [number, number]> = { ...defaults };
+  for (const [name, range] of Object.entries(overrides)) {
+    const known = Object.keys(defaults).filter((k) => k !== 'kappa');
+    if (!known.includes(name)) throw new ConfigError(`${field}.${name}`, range, `one of the agents\u2019 parameters: ${known.join(', ')}`);
+    const [lo, hi] = range;
+    checkNumber(`${field}.${name}[0]`, lo);
+    checkNumber(`${field}.${name}[1]`, hi);
+    if (lo > hi) throw new ConfigError(`${field}.${name}`, [lo, hi], 'a range [low, high] with low <= high');
+    out[name] = [lo, hi];
+  }
+  return out;
+}

@@ -1,10 +1,11 @@
-import { checkOneOf, definedOnly } from '../config';
+import { checkOneOf, ConfigError, definedOnly } from '../config';
 import { TASK_KINDS, type TaskKind } from '../envs/types';
 import type { ExperimentRecord } from './experiment';
 import type { TaskSummary } from './format';
 import { graphBatch, graphRecords } from './graph';
 import { gridBatch, gridRecords } from './grid';
 import { summariseGraph, summariseGrid, summariseTwoStep } from './summary';
+import { GRID_AGENTS, overrideRanges, TWO_STEP_AGENTS, type ParamRanges } from './populations';
 import { twoStepBatch, twoStepRecords } from './twoStep';
 
 export interface SimulateOptions {
@@ -18,6 +19,11 @@ export interface SimulateOptions {
   /** Graph only: the number of communities and their size. */
   communities?: number;
   communitySize?: number;
+  /**
+   * Two-step and grid only: ranges that replace the default agent population's
+   * for the parameters named (the others keep theirs), e.g. { beta: [8, 12] }.
+   */
+  agents?: ParamRanges;
 }
 
 /** A task's batch of experiments, and its summary statistics on demand (they fit models, which takes a while). */
@@ -28,10 +34,10 @@ export interface Simulation {
 
 /** The options as each task's batch takes them. */
 function batchOptions(options: SimulateOptions) {
-  const { rewards, randomEpisodes, communities, communitySize, ...common } = definedOnly(options);
+  const { rewards, randomEpisodes, communities, communitySize, agents = {}, ...common } = definedOnly(options);
   return {
-    twoStep: { ...common, ...definedOnly({ randomEpisodes }) },
-    grid: { ...common, ...definedOnly({ rewards }) },
+    twoStep: { ...common, ...definedOnly({ randomEpisodes }), agents: overrideRanges('agents', TWO_STEP_AGENTS, agents) },
+    grid: { ...common, ...definedOnly({ rewards }), agents: overrideRanges('agents', GRID_AGENTS, agents) },
     graph: { ...common, config: definedOnly({ communities, communitySize }) },
   };
 }
@@ -43,6 +49,7 @@ function batchOptions(options: SimulateOptions) {
  */
 export function taskRecords(task: TaskKind, options: SimulateOptions = {}): Iterable<ExperimentRecord> {
   checkOneOf('task', task, TASK_KINDS);
+  checkAgents(task, options);
   const o = batchOptions(options);
   switch (task) {
     case 'two-step':
@@ -57,6 +64,7 @@ export function taskRecords(task: TaskKind, options: SimulateOptions = {}): Iter
 /** One batch of a task's experiments, and its summary statistics on demand. */
 export function simulateTask(task: TaskKind, options: SimulateOptions = {}): Simulation {
   checkOneOf('task', task, TASK_KINDS);
+  checkAgents(task, options);
   const o = batchOptions(options);
   switch (task) {
     case 'two-step': {
@@ -71,5 +79,12 @@ export function simulateTask(task: TaskKind, options: SimulateOptions = {}): Sim
       const records = graphBatch(o.graph);
       return { records, summarise: () => summariseGraph(records) };
     }
+  }
+}
+
+/** The graph's walk has no agents whose parameters could be drawn. */
+function checkAgents(task: TaskKind, options: SimulateOptions): void {
+  if (task === 'graph' && options.agents !== undefined && Object.keys(options.agents).length > 0) {
+    throw new ConfigError('agents', options.agents, 'no agent ranges for the graph task (its walk is uniformly random; only two-step and grid draw agents)');
   }
 }

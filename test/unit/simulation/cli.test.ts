@@ -57,3 +57,20 @@ test('records are made as they are read: the first of a billion come at once, an
     for (const record of batch) assert.deepEqual(made.next().value, record, task);
   }
 });
+
+test('--agents replaces the named parameters\u2019 ranges and keeps the others\u2019; bad ranges are named', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'icrl-dataset-'));
+  const out = join(dir, 'sharp.jsonl');
+  assert.equal(await quietly(() => dataset.run(['--task', 'two-step', '--n', '40', '--seed', '5', '--episodes', '3', '--agents', 'beta=8:12, alpha=0.6:1', '--out', out])), 0);
+  const params = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l).agent.params);
+  assert.equal(params.length, 40);
+  for (const p of params) assert.ok(p.beta >= 8 && p.beta <= 12 && p.alpha >= 0.6 && p.alpha <= 1 && p.gamma >= 0.7 && p.gamma <= 1 && p.kappa === 0, JSON.stringify(p));
+  // Drawn over the whole range, not pinned to an end of it.
+  assert.ok(Math.min(...params.map((p) => p.beta)) < 9 && Math.max(...params.map((p) => p.beta)) > 11);
+  const bad = join(dir, 'bad.jsonl');
+  await assert.rejects(() => dataset.run(['--task', 'two-step', '--agents', 'beta=8', '--out', bad]), /--agents = "beta=8" is not allowed: name=low:high pairs/);
+  await assert.rejects(() => dataset.run(['--task', 'grid', '--agents', 'beta=12:8', '--out', bad]), /agents\.beta = \[12,8\] is not allowed: a range \[low, high\] with low <= high/);
+  await assert.rejects(() => dataset.run(['--task', 'two-step', '--agents', 'kappa=1:2', '--out', bad]), /agents\.kappa .* one of the agents\u2019 parameters: alpha, gamma, beta/);
+  await assert.rejects(() => dataset.run(['--task', 'graph', '--agents', 'beta=1:2', '--out', bad]), /no agent ranges for the graph task/);
+  assert.equal(existsSync(bad), false);
+});
