@@ -230,28 +230,19 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   for (const session of sessions.values()) await session.release();
 
   const byName = new Map(conditions.map((c) => [c.condition, c]));
-  const lesion = byName.get('lesion')!;
-  const controlOutcome = byName.get('control')!;
-  const valueLesion = byName.get('value-lesion')!;
-  const valueControl = byName.get('value-control')!;
-  const rewardLesion = byName.get('reward-token-lesion')!;
-  const rewardControl = byName.get('reward-token-control')!;
   const interventions: InterventionResult[] = conditions.flatMap((c) => [
     { condition: c.condition, metric: 'return', ...asResult(estimate(c.returns)) },
     { condition: c.condition, metric: 'nll', value: c.nll, ci95: scaled(estimate(c.nllPerExperiment), c.nllPerExperiment.length) },
   ]);
-  interventions.push(
-    { condition: 'lesion-minus-control', metric: 'return', ...asResult(pairedDifference(lesion.returns, controlOutcome.returns)) },
-    { condition: 'lesion-minus-control', metric: 'nll-per-experiment', ...asResult(pairedDifference(lesion.nllPerExperiment, controlOutcome.nllPerExperiment)) },
-    { condition: 'value-lesion-minus-control', metric: 'return', ...asResult(pairedDifference(valueLesion.returns, valueControl.returns)) },
-    { condition: 'value-lesion-minus-control', metric: 'nll-per-experiment', ...asResult(pairedDifference(valueLesion.nllPerExperiment, valueControl.nllPerExperiment)) },
-    { condition: 'reward-token-lesion-minus-control', metric: 'return', ...asResult(pairedDifference(rewardLesion.returns, rewardControl.returns)) },
-    {
-      condition: 'reward-token-lesion-minus-control',
-      metric: 'nll-per-experiment',
-      ...asResult(pairedDifference(rewardLesion.nllPerExperiment, rewardControl.nllPerExperiment)),
-    },
-  );
+  // Each lesion against its own control, paired by experiment.
+  for (const [lesionName, controlName] of [['lesion', 'control'], ['value-lesion', 'value-control'], ['reward-token-lesion', 'reward-token-control']]) {
+    const [lesioned, control] = [byName.get(lesionName)!, byName.get(controlName)!];
+    const condition = `${lesionName}-minus-control`;
+    interventions.push(
+      { condition, metric: 'return', ...asResult(pairedDifference(lesioned.returns, control.returns)) },
+      { condition, metric: 'nll-per-experiment', ...asResult(pairedDifference(lesioned.nllPerExperiment, control.nllPerExperiment)) },
+    );
+  }
   const bestLatents = [...bestLatentResults(studies), ...stageLatentResults(stageScans), ...stageLatentResults(rewardScans)];
   const bestTd = lesionStudy.scan.best.find((b) => b.target === 'tdError')!;
   const blockOf = (condition: string) => (condition.startsWith('value-') ? valueStudy : condition.startsWith('reward-token-') ? rewardStudy : lesionStudy).block;
