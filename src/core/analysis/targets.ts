@@ -155,16 +155,7 @@ export function rewardTokenTargets(latents: readonly (readonly QLatents[])[], op
     // tdOff starts as the TD error; its mean per reward value is taken out below, once every row is known.
     return [trip.tdError, trip.reward, trip.tdError, trip.qChosen];
   });
-  const reward = targetColumn(table, 'reward');
-  const off = targetColumn(table, 'tdOff');
-  const sums = new Map<number, { sum: number; count: number }>();
-  reward.forEach((r, k) => {
-    const g = sums.get(r) ?? { sum: 0, count: 0 };
-    g.sum += off[k];
-    g.count++;
-    sums.set(r, g);
-  });
-  reward.forEach((r, k) => (off[k] -= sums.get(r)!.sum / sums.get(r)!.count));
+  subtractGroupMeans(targetColumn(table, 'tdOff'), targetColumn(table, 'reward'));
   return { ...table, names: names.map((name) => `${REWARD_TOKEN}${name}`) };
 }
 
@@ -206,16 +197,7 @@ export function graphTargets(latents: readonly (readonly SuccessorLatents[])[], 
   // srOff[j] is sr[j] less its mean over the rows with the same current node.
   const nodes = Array.from({ length: n }, (_, k) => targetColumn(table, `node[${k}]`));
   const current = Int32Array.from({ length: table.groups.length }, (_, r) => nodes.findIndex((column) => column[r] === 1));
-  for (let j = 0; j < n; j++) {
-    const off = targetColumn(table, `srOff[${j}]`);
-    const sums = new Float64Array(n);
-    const counts = new Float64Array(n);
-    current.forEach((s, r) => {
-      sums[s] += off[r];
-      counts[s]++;
-    });
-    current.forEach((s, r) => (off[r] -= sums[s] / counts[s]));
-  }
+  for (let j = 0; j < n; j++) subtractGroupMeans(targetColumn(table, `srOff[${j}]`), current);
   return table;
 }
 
@@ -242,6 +224,25 @@ export function gatherRows(all: Float32Array, width: number, ids: ArrayLike<numb
     if (!(Number.isInteger(id) && id >= 0 && id < total)) throw new RangeError(`row id ${id} is not among the ${total} rows`);
   }
   return copyRows(all, width, ids);
+}
+
+/**
+ * Takes from each value the mean of the values in its group (rows whose `groups`
+ * entry is equal), in place: what is left is uncorrelated with any function of
+ * the group.
+ */
+function subtractGroupMeans(values: Float64Array, groups: ArrayLike<number>): void {
+  const sums = new Map<number, { sum: number; count: number }>();
+  values.forEach((v, k) => {
+    const g = sums.get(groups[k]) ?? { sum: 0, count: 0 };
+    g.sum += v;
+    g.count++;
+    sums.set(groups[k], g);
+  });
+  values.forEach((_, k) => {
+    const g = sums.get(groups[k])!;
+    values[k] -= g.sum / g.count;
+  });
 }
 
 function indexed(prefix: string, n: number): string[] {
