@@ -167,13 +167,12 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     signal: ctx.signal,
   });
 
-  const stageScans = await firstStageScans(cleanStore, studies, targets, firstStage, o, ctx.signal);
+  const { stageScans, rewardScans } = await rowScans(cleanStore, studies, { pooled: targets, firstStage, rewardTokens }, o, ctx.signal);
   for (const s of stageScans) {
     const best = (target: string) => s.scan.best.find((b) => b.target === `${FIRST_STAGE}${target}`);
     const [td, q] = [best('tdError'), best('qDiff')];
     log(`  block ${s.block}, first-stage choices: best TD-error latent ${td?.latent}, r ${td?.r.toFixed(3)}; best Q-difference latent ${q?.latent}, r ${q?.r.toFixed(3)}, p ${q?.p?.toPrecision(2)}`);
   }
-  const rewardScans = await rewardTokenScans(cleanStore, studies, rewardTokens, o, ctx.signal);
   for (const s of rewardScans) {
     const best = (scan: LatentScan, target: string) => scan.best.find((b) => b.target === `${REWARD_TOKEN}${target}`);
     const [td, reward, off, offResidual] = [best(s.scan, 'tdError'), best(s.scan, 'reward'), best(s.scan, 'tdOff'), best(s.residualScan, 'tdOff')];
@@ -361,48 +360,33 @@ function curvesOf(condition: string, perBlock: { block: number; best: { target: 
 
 /**
  * Each block's SAE latents and residual dimensions scanned at the first-stage
- * choices alone. Those rows are a subset of the pooled table's, so the latents'
- * activations there are taken from the block study's rather than encoded again.
+ * choices alone and at the reward tokens, each block's store rows read once.
+ * The first-stage rows are a subset of the pooled table's, so the latents'
+ * activations there are taken from the block study's; the reward tokens are not
+ * answer points, so theirs are encoded from the store.
  */
-async function firstStageScans(
+async function rowScans(
   storeDir: string,
   studies: readonly BlockStudy[],
-  pooled: TargetTable,
-  firstStage: TargetTable,
+  tables: { pooled: TargetTable; firstStage: TargetTable; rewardTokens: TargetTable },
   o: TwoStepStudyOptions,
   signal?: AbortSignal,
-): Promise<StageScan[]> {
-  const subset = subsetRows(pooled, firstStage);
+): Promise<{ stageScans: StageScan[]; rewardScans: StageScan[] }> {
+  const { firstStage, rewardTokens } = tables;
+  const subset = subsetRows(tables.pooled, firstStage);
   const store = await ActivationStore.open(storeDir);
-  const scans: StageScan[] = [];
+  const stageScans: StageScan[] = [];
+  const rewardScans: StageScan[] = [];
   for (const s of studies) {
-    const residual = gatherRows(await store.readAll(s.block), store.dModel, firstStage.rows!);
-    scans.push(stageScan(s, gatherRows(s.acts, s.sae.dSae, subset), residual, store.dModel, firstStage, o, signal));
-  }
-  return scans;
-}
-
-/**
- * Each block's SAE latents and residual dimensions scanned at the reward tokens.
- * Those rows are not answer points, so the latents are encoded from the store.
- */
-async function rewardTokenScans(
-  storeDir: string,
-  studies: readonly BlockStudy[],
-  rewardTokens: TargetTable,
-  o: TwoStepStudyOptions,
-  signal?: AbortSignal,
-): Promise<StageScan[]> {
-  const store = await ActivationStore.open(storeDir);
-  const scans: StageScan[] = [];
-  for (const s of studies) {
-    const residual = gatherRows(await store.readAll(s.block), store.dModel, rewardTokens.rows!);
+    const all = await store.readAll(s.block);
+    stageScans.push(stageScan(s, gatherRows(s.acts, s.sae.dSae, subset), gatherRows(all, store.dModel, firstStage.rows!), store.dModel, firstStage, o, signal));
+    const residual = gatherRows(all, store.dModel, rewardTokens.rows!);
     const session = SaeSession.create(s.sae);
     const acts = await session.encode(residual);
     await session.release();
-    scans.push(stageScan(s, acts, residual, store.dModel, rewardTokens, o, signal));
+    rewardScans.push(stageScan(s, acts, residual, store.dModel, rewardTokens, o, signal));
   }
-  return scans;
+  return { stageScans, rewardScans };
 }
 
 /** A block's scans at some rows: its SAE's latents there, with the permutation null, and the residual dimensions. */
