@@ -80,7 +80,7 @@ export const dataset: Command = {
 };
 
 /** `name=low:high,...` as parameter ranges; the population checks the names and the ranges themselves. */
-export function agentRanges(text: string): ParamRanges {
+function agentRanges(text: string): ParamRanges {
   const out: Record<string, [number, number]> = {};
   for (const part of text.split(',')) {
     const m = /^\s*([A-Za-z]\w*)\s*=\s*([^:]+):([^:]+)$/.exec(part);

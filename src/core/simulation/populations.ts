@@ -35,10 +35,8 @@ export const GRAPH_LEARNER: ParamRanges = {
 
 export function sampleParams(ranges: ParamRanges, rng: Rng): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [name, [lo, hi]] of Object.entries(ranges)) {
-    checkNumber(`ranges.${name}[0]`, lo);
-    checkNumber(`ranges.${name}[1]`, hi);
-    if (lo > hi) throw new ConfigError(`ranges.${name}`, [lo, hi], 'a range [low, high] with low <= high');
+  for (const [name, range] of Object.entries(ranges)) {
+    const [lo, hi] = checkRange(`ranges.${name}`, range);
     out[name] = lo === hi ? lo : lo + (hi - lo) * rng.uniform();
   }
   return out;
@@ -51,14 +49,18 @@ export function sampleParams(ranges: ParamRanges, rng: Rng): Record<string, numb
  */
 export function overrideRanges(field: string, defaults: ParamRanges, overrides: ParamRanges): ParamRanges {
   const out: Record<string, readonly [number, number]> = { ...defaults };
+  const known = Object.keys(defaults).filter((k) => k !== 'kappa');
   for (const [name, range] of Object.entries(overrides)) {
-    const known = Object.keys(defaults).filter((k) => k !== 'kappa');
     if (!known.includes(name)) throw new ConfigError(`${field}.${name}`, range, `one of the agents\u2019 parameters: ${known.join(', ')}`);
-    const [lo, hi] = range;
-    checkNumber(`${field}.${name}[0]`, lo);
-    checkNumber(`${field}.${name}[1]`, hi);
-    if (lo > hi) throw new ConfigError(`${field}.${name}`, [lo, hi], 'a range [low, high] with low <= high');
-    out[name] = [lo, hi];
+    out[name] = checkRange(`${field}.${name}`, range);
   }
   return out;
+}
+
+/** A range [low, high] of finite numbers with low <= high. */
+function checkRange(field: string, [lo, hi]: readonly [number, number]): [number, number] {
+  checkNumber(`${field}[0]`, lo);
+  checkNumber(`${field}[1]`, hi);
+  if (lo > hi) throw new ConfigError(field, [lo, hi], 'a range [low, high] with low <= high');
+  return [lo, hi];
 }

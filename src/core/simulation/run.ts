@@ -32,8 +32,11 @@ export interface Simulation {
   summarise(): TaskSummary;
 }
 
-/** The options as each task's batch takes them. */
-function batchOptions(options: SimulateOptions) {
+/** The options as each task's batch takes them; the graph's walk has no agents whose ranges could be set. */
+function batchOptions(task: TaskKind, options: SimulateOptions) {
+  if (task === 'graph' && options.agents !== undefined && Object.keys(options.agents).length > 0) {
+    throw new ConfigError('agents', options.agents, 'no agent ranges for the graph task (its walk is uniformly random; only two-step and grid draw agents)');
+  }
   const { rewards, randomEpisodes, communities, communitySize, agents = {}, ...common } = definedOnly(options);
   return {
     twoStep: { ...common, ...definedOnly({ randomEpisodes }), agents: overrideRanges('agents', TWO_STEP_AGENTS, agents) },
@@ -49,8 +52,7 @@ function batchOptions(options: SimulateOptions) {
  */
 export function taskRecords(task: TaskKind, options: SimulateOptions = {}): Iterable<ExperimentRecord> {
   checkOneOf('task', task, TASK_KINDS);
-  checkAgents(task, options);
-  const o = batchOptions(options);
+  const o = batchOptions(task, options);
   switch (task) {
     case 'two-step':
       return twoStepRecords(o.twoStep);
@@ -64,8 +66,7 @@ export function taskRecords(task: TaskKind, options: SimulateOptions = {}): Iter
 /** One batch of a task's experiments, and its summary statistics on demand. */
 export function simulateTask(task: TaskKind, options: SimulateOptions = {}): Simulation {
   checkOneOf('task', task, TASK_KINDS);
-  checkAgents(task, options);
-  const o = batchOptions(options);
+  const o = batchOptions(task, options);
   switch (task) {
     case 'two-step': {
       const records = twoStepBatch(o.twoStep);
@@ -79,12 +80,5 @@ export function simulateTask(task: TaskKind, options: SimulateOptions = {}): Sim
       const records = graphBatch(o.graph);
       return { records, summarise: () => summariseGraph(records) };
     }
-  }
-}
-
-/** The graph's walk has no agents whose parameters could be drawn. */
-function checkAgents(task: TaskKind, options: SimulateOptions): void {
-  if (task === 'graph' && options.agents !== undefined && Object.keys(options.agents).length > 0) {
-    throw new ConfigError('agents', options.agents, 'no agent ranges for the graph task (its walk is uniformly random; only two-step and grid draw agents)');
   }
 }
