@@ -399,24 +399,56 @@ def export_onnx(model: Decoder, path: Path, opset: int = 17) -> None:
 # ---------------------------------------------------------------- continuing from an export
 
 
-def load_exported_weights(model: Decoder, onnx_path: Path) -> None:
+def grown_layer_positions(exported: int, layers: int) -> list[int]:
+    """Where each of an export's `exported` blocks goes in a model of `layers` blocks.
+
+    The blocks keep their order; the new ones are spread among them, each after an
+    even share of the old (4 into 6: old blocks at 0, 1, 3, 4, new at 2 and 5).
+    """
+    if not 0 < exported <= layers:
+        raise ValueError(f"cannot place {exported} exported blocks in {layers}")
+    added = layers - exported
+    positions, at = [], 0
+    for i in range(exported):
+        positions.append(at)
+        # Old block i is followed by the new blocks whose equal share of the old ends with it.
+        at += 1 + (i + 1) * added // exported - i * added // exported
+    return positions
+
+
+def load_exported_weights(model: Decoder, onnx_path: Path, exported_layers: int | None = None) -> None:
     """Loads the weights of a model this script exported, to train it further.
 
     torch.onnx keeps the embedding and norm weights under their names and stores each
     linear layer's weight transposed under a generated name, in the order the layers
     run: per block q, k, v, o, gate, up, down; then the output head.
+
+    With `exported_layers` below the model's block count the model grows in depth:
+    the exported blocks keep their weights and order (grown_layer_positions), and each
+    new block starts as the identity, its attention output and MLP down projections
+    zero, so the grown model computes what the export did and training finds what
+    the new blocks should add.
     """
     import onnx
     from onnx import numpy_helper
 
+    exported_layers = model.cfg.n_layers if exported_layers is None else exported_layers
+    if exported_layers > model.cfg.n_layers:
+        raise SystemExit(f"{onnx_path}: {exported_layers} blocks cannot go into a model of {model.cfg.n_layers}; "
+                         f"give --layers {exported_layers} or more")
+    place = grown_layer_positions(exported_layers, model.cfg.n_layers)
     graph = onnx.load(str(onnx_path)).graph
     named = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     linears = [numpy_helper.to_array(t) for t in graph.initializer if t.name.startswith("onnx::MatMul")]
-    order = [f"layers.{i}.{m}" for i in range(model.cfg.n_layers)
-             for m in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                       "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")] + ["lm_head"]
+    modules = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+               "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
+    order = [f"layers.{place[i]}.{m}" for i in range(exported_layers) for m in modules] + ["lm_head"]
     if len(linears) != len(order):
         raise SystemExit(f"{onnx_path}: {len(linears)} linear weights, expected {len(order)} for this configuration")
+    # (exported name, name here) for the embedding and every norm
+    copies = [(k, k) for k in ("embed_tokens.weight", "norm.weight")] + [
+        (f"layers.{i}.{n}.weight", f"layers.{place[i]}.{n}.weight")
+        for i in range(exported_layers) for n in ("input_layernorm", "post_attention_layernorm")]
     state = model.state_dict()
     with torch.no_grad():
         for name, weight in zip(order, linears):
@@ -424,12 +456,15 @@ def load_exported_weights(model: Decoder, onnx_path: Path) -> None:
             if tuple(target.shape) != weight.T.shape:
                 raise SystemExit(f"{onnx_path}: {name}.weight has shape {weight.T.shape} there, {tuple(target.shape)} here")
             target.copy_(torch.from_numpy(weight.T.copy()))
-        for key, target in state.items():
-            if key in ("embed_tokens.weight", "norm.weight") or key.endswith("layernorm.weight"):
-                exported = named.get(f"model.{key}")
-                if exported is None or tuple(exported.shape) != tuple(target.shape):
-                    raise SystemExit(f"{onnx_path}: no tensor model.{key} of shape {tuple(target.shape)}")
-                target.copy_(torch.from_numpy(exported.copy()))
+        for source, key in copies:
+            exported = named.get(f"model.{source}")
+            target = state[key]
+            if exported is None or tuple(exported.shape) != tuple(target.shape):
+                raise SystemExit(f"{onnx_path}: no tensor model.{source} of shape {tuple(target.shape)}")
+            target.copy_(torch.from_numpy(exported.copy()))
+        for layer in set(range(model.cfg.n_layers)) - set(place):
+            state[f"layers.{layer}.self_attn.o_proj.weight"].zero_()
+            state[f"layers.{layer}.mlp.down_proj.weight"].zero_()
 
 
 # ---------------------------------------------------------------- main
@@ -461,7 +496,9 @@ def main() -> None:
                         "above keep every freed block, so a long run only grows)")
     p.add_argument("--name", default=None, help="model name for config.json (default: the folder name)")
     p.add_argument("--init-from", default=None,
-                   help="a model folder this script wrote: start from its weights and vocabulary (same architecture options)")
+                   help="a model folder this script wrote: start from its weights and vocabulary (same architecture options, "
+                        "except that --layers may be larger: the model then grows in depth, its new blocks "
+                        "starting as the identity)")
     args = p.parse_args()
 
     if args.threads:
@@ -492,7 +529,8 @@ def main() -> None:
             memory_limit = 0.9 * (available + (resident_bytes() or 0))
     model = Decoder(cfg)
     if args.init_from:
-        load_exported_weights(model, Path(args.init_from) / "model.onnx")
+        exported = json.loads((Path(args.init_from) / "config.json").read_text())
+        load_exported_weights(model, Path(args.init_from) / "model.onnx", exported["n_layers"])
     model = model.to(args.device)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{len(texts)} transcripts, {sum(map(len, seqs))} tokens (longest {longest}), vocab {len(vocab)}, "

@@ -168,3 +168,43 @@ def test_resident_memory_is_read_in_bytes():
         pytest.skip("no /proc/self/statm on this system")
     # This process holds PyTorch: far more than a megabyte, far less than a terabyte.
     assert 2**20 < resident < 2**40
+
+
+def test_new_blocks_are_spread_among_the_old_in_order():
+    assert tdm.grown_layer_positions(4, 6) == [0, 1, 3, 4]
+    assert tdm.grown_layer_positions(4, 8) == [0, 2, 4, 6]
+    assert tdm.grown_layer_positions(3, 3) == [0, 1, 2]
+    assert tdm.grown_layer_positions(2, 5) == [0, 2]
+    with pytest.raises(ValueError):
+        tdm.grown_layer_positions(5, 4)
+
+
+def test_a_model_grown_in_depth_computes_what_the_export_did_and_then_learns(tmp_path):
+    first = train(tmp_path, "first", steps=30)
+    cfg = json.loads((first / "config.json").read_text())
+    shape = dict(vocab_size=cfg["vocab_size"], d_model=32, n_heads=4, n_kv_heads=2, d_ff=48, max_positions=256)
+    vocab = json.loads((first / "tokenizer.json").read_text())["model"]["vocab"]
+    ids = torch.tensor([tdm.encode(toy_transcripts(1, 9)[0], vocab)])
+    positions = torch.arange(ids.shape[1])[None]
+
+    def logits(layers: int) -> torch.Tensor:
+        model = tdm.Decoder(tdm.ModelConfig(n_layers=layers, **shape))
+        tdm.load_exported_weights(model, first / "model.onnx", exported_layers=2)
+        with torch.no_grad():
+            return model.eval()(ids, torch.ones_like(ids), positions)[0]
+
+    same = logits(2)
+    grown = logits(3)
+    assert torch.allclose(grown, same, atol=1e-5), (grown - same).abs().max()
+    # A block cannot be dropped on the way.
+    with pytest.raises(SystemExit, match="--layers 2 or more"):
+        tdm.load_exported_weights(tdm.Decoder(tdm.ModelConfig(n_layers=1, **shape)), first / "model.onnx", exported_layers=2)
+    # Through the script: the grown folder has three blocks and trains on from the export's loss.
+    grown_dir = train(tmp_path, "grown", steps=20, extra=("--init-from", str(first), "--layers", "3"))
+    grown_cfg = json.loads((grown_dir / "config.json").read_text())
+    assert grown_cfg["n_layers"] == 3
+    with open(first / "training_log.csv") as f:
+        before = float(list(csv.DictReader(f))[-1]["loss"])
+    with open(grown_dir / "training_log.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert float(rows[0]["loss"]) < before + 0.5, (rows[0], before)
