@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { compareModels, type ComparisonRow } from '../agents/compare';
 import { latentsOf } from '../agents/likelihood';
 import type { ChoiceLatents, LearnerModel } from '../agents/types';
+import type { Transition } from '../envs/types';
 import { MYOPIC_Q_LEARNING, Q_LEARNING } from '../agents/qLearning';
 import { REPETITION } from '../agents/repetition';
 import { checkInteger, definedOnly } from '../config';
@@ -13,7 +14,7 @@ import { recallTranscript } from '../prompts/recall';
 import { Rng } from '../random';
 import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, watchTranscripts, type AnswerPolicy, type LanguageModel, type WatchedTranscript } from '../lm';
 import { ActivationStore } from '../sae/activationStore';
-import { graphBatch, gridBatch, recordGraph, walkCeiling, type GraphRecord } from '../simulation';
+import { graphBatch, gridBatch, recordGraph, twoStepBatch, walkCeiling, type GraphRecord } from '../simulation';
 import { columnEstimates, estimate, formatEstimate, mean, pairedDifference, type Estimate } from '../stats';
 import { ridgeProbe, ridgeProbeByKind } from './probe';
 import { stayProbabilities, type StayProbabilities } from './stay';
@@ -65,9 +66,11 @@ export interface ModelEvaluation {
     /** Q-learning, myopic Q-learning and repetition fitted to the model's own choices, best first. */
     comparison: ComparisonRow[];
     /** Each fitted model's NLL split by decision stage (spaceship, alien), in the comparison's order: where a model wins or loses. */
-    nllByStage: { model: string; spaceship: number; alien: number }[];
+    nllByStage: StageNll[];
     /** How often the model repeats its last choice, by what followed it, after the random opening. */
     stay: StayProbabilities;
+    /** How well the model predicts the Q-learning agents it was trained to imitate: see {@link AgentPrediction}. */
+    agentPrediction: AgentPrediction;
   };
   grid: {
     trueRewards: EpisodeSummary;
@@ -97,6 +100,30 @@ export interface ModelEvaluation {
    * difference Q(s, 1) - Q(s, 0) of the state being decided in.
    */
   probe: BlockProbe[];
+}
+
+/** A predictor's NLL of the choices after the random opening, summed over experiments, split by decision stage. */
+export interface StageNll {
+  model: string;
+  spaceship: number;
+  alien: number;
+}
+
+/**
+ * The model reads the generating agents' own games (the same tasks, seed and random
+ * opening as its play) and predicts each of their choices after the opening. Its NLL
+ * stands beside Q-learning and repetition fitted to those choices (one parameter set
+ * for all agents) and beside the agents' own learners at their true parameters, the
+ * floor: no reader of the text predicts a choice better, on average, than the
+ * distribution it was drawn from. A model that cannot beat the fitted Q-learner here
+ * has not learnt to follow rewards the way its agents do, and its own choices will
+ * not follow them either.
+ */
+export interface AgentPrediction {
+  /** The model's, then the fitted models' (best first), then the generating learners' ('agents'). */
+  nllByStage: StageNll[];
+  /** The model's NLL minus the fitted Q-learner's, per experiment. */
+  modelMinusQ: Estimate;
 }
 
 /** Probe correlations for the TD error and the Q-value difference. */
@@ -147,18 +174,9 @@ export async function evaluateModel(
     const randomReturns = played.map((g) => late(g.episodes.map(chanceReward)));
     log('two-step task: fitting Q-learning, myopic Q-learning and repetition to the model\u2019s choices');
     const families: LearnerModel<ChoiceLatents>[] = [Q_LEARNING, MYOPIC_Q_LEARNING, REPETITION];
-    const comparison = compareModels({ spec: TWO_STEP_SPEC, experiments: played }, families, { criterion: 'nll', restarts: 3 });
-    const nllByStage = comparison.rows.map((r) => {
-      const family = families.find((f) => f.name === r.model)!;
-      const nll = { model: r.model, spaceship: 0, alien: 0 };
-      latentsOf(family, r.params, { spec: TWO_STEP_SPEC, experiments: played }).forEach((steps, e) =>
-        steps.forEach((l, i) => {
-          if (played[e].scored[i]) nll[l.state === 0 ? 'spaceship' : 'alien'] -= l.logProb;
-        }),
-      );
-      return nll;
-    });
-    const qParams = comparison.rows.find((r) => r.model === Q_LEARNING.name)!.params;
+    const fits = fitChoices(families, played);
+    const nllByStage = fits.map((f) => stageNll(f.row.model, played, f.logProb));
+    const qParams = fits.find((f) => f.row.model === Q_LEARNING.name)!.row.params;
     const qLatents = latentsOf(Q_LEARNING, qParams, { spec: TWO_STEP_SPEC, experiments: played });
 
     log('two-step task: probing every block for TD errors and Q-value differences');
@@ -196,6 +214,9 @@ export async function evaluateModel(
       });
     }
 
+    log(`two-step task: the model reads the generating agents\u2019 games and predicts their choices`);
+    const agentPrediction = await predictAgents(model, o, signal);
+
     log(`grid world: the model watches ${o.experiments} Q-learning agents, with true and with shuffled rewards`);
     const gridOptions = { experiments: o.experiments, episodes: o.episodes, seed: o.seed };
     const trueGrid = await watchTranscripts(model, gridBatch(gridOptions).map((r) => r.transcript), {}, { signal });
@@ -219,9 +240,10 @@ export async function evaluateModel(
         randomReturn: estimate(randomReturns),
         advantage: pairedDifference(expectedReturns, randomReturns),
         returnPerEpisode: columnEstimates(played.map((g) => g.episodes.map((e) => e.reward))),
-        comparison: comparison.rows,
+        comparison: fits.map((f) => f.row),
         nllByStage,
         stay: stayProbabilities(played, o.randomEpisodes),
+        agentPrediction,
       },
       grid: {
         trueRewards: accuracySummary(trueGrid),
@@ -241,6 +263,54 @@ export async function evaluateModel(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+type Experiments = readonly { transitions: readonly Transition[]; scored: readonly boolean[] }[];
+
+/** Each family fitted by NLL to the experiments' choices (best first), with its log-probability of step i of experiment e. */
+function fitChoices(families: LearnerModel<ChoiceLatents>[], experiments: Experiments): { row: ComparisonRow; logProb: (e: number, i: number) => number }[] {
+  return compareModels({ spec: TWO_STEP_SPEC, experiments }, families, { criterion: 'nll', restarts: 3 }).rows.map((row) => {
+    const latents = latentsOf(families.find((f) => f.name === row.model)!, row.params, { spec: TWO_STEP_SPEC, experiments });
+    return { row, logProb: (e: number, i: number) => latents[e][i].logProb };
+  });
+}
+
+/** A predictor's NLL of each experiment's scored choices, by stage, from its log-probability of step i of experiment e. */
+function stageNll(model: string, experiments: Experiments, logProb: (e: number, i: number) => number): StageNll {
+  const nll = { model, spaceship: 0, alien: 0 };
+  experiments.forEach((x, e) =>
+    x.transitions.forEach((t, i) => {
+      if (x.scored[i]) nll[t.state === 0 ? 'spaceship' : 'alien'] -= logProb(e, i);
+    }),
+  );
+  return nll;
+}
+
+async function predictAgents(model: LanguageModel, o: EvaluationOptions, signal?: AbortSignal): Promise<AgentPrediction> {
+  const agents = twoStepBatch({ experiments: o.experiments, episodes: o.episodes, seed: o.seed, randomEpisodes: o.randomEpisodes });
+  const watched = await watchTranscripts(model, agents.map((r) => r.transcript), {}, { signal });
+  watched.forEach((w, e) =>
+    w.predictions.forEach((p, i) => {
+      const action = agents[e].transitions[i].action;
+      if (p.answer !== action) throw new RangeError(`agent prediction: experiment ${e}, step ${i}: the transcript's answer is ${p.answer}, the agent chose ${action}`);
+    }),
+  );
+  const modelLogProb = (e: number, i: number) => {
+    const p = watched[e].predictions[i];
+    return p.logProbs[p.answer];
+  };
+  const fitted = fitChoices([Q_LEARNING, REPETITION], agents);
+  const perExperiment = (logProb: (e: number, i: number) => number) =>
+    agents.map((x, e) => x.transitions.reduce((sum, _, i) => (x.scored[i] ? sum - logProb(e, i) : sum), 0));
+  const q = fitted.find((f) => f.row.model === Q_LEARNING.name)!;
+  return {
+    nllByStage: [
+      stageNll('model', agents, modelLogProb),
+      ...fitted.map((f) => stageNll(f.row.model, agents, f.logProb)),
+      stageNll('agents', agents, (e, i) => agents[e].latents[i].logProb),
+    ],
+    modelMinusQ: pairedDifference(perExperiment(modelLogProb), perExperiment(q.logProb)),
+  };
 }
 
 /**
@@ -407,6 +477,9 @@ export function formatEvaluation(e: ModelEvaluation): string {
     `  stay probabilities, episodes ${e.options.randomEpisodes + 1}-${e.options.episodes}: spaceship after treasure, common ${f(t.stay.spaceship.rewarded.common)}, rare ${f(t.stay.spaceship.rewarded.rare)}; ` +
       `after none, common ${f(t.stay.spaceship.unrewarded.common)}, rare ${f(t.stay.spaceship.unrewarded.rare)}; ` +
       `alien after treasure ${f(t.stay.alien.rewarded)}, after none ${f(t.stay.alien.unrewarded)}`,
+    `  predicting the generating agents\u2019 choices, episodes ${e.options.randomEpisodes + 1}-${e.options.episodes} (NLL, spaceship + alien = total): ` +
+      t.agentPrediction.nllByStage.map((r) => `${r.model === 'agents' ? 'their own learners (the floor)' : r.model} ${r.spaceship.toFixed(1)} + ${r.alien.toFixed(1)} = ${(r.spaceship + r.alien).toFixed(1)}`).join('; '),
+    `  the model minus the fitted q-learning, per experiment: ${f(t.agentPrediction.modelMinusQ)}`,
     'Grid world, next-action accuracy (first 5 -> last 5 episodes):',
     `  true rewards     ${f(e.grid.trueRewards.first5)} -> ${f(e.grid.trueRewards.last5)}, rise ${f(e.grid.trueRewards.rise)}`,
     `  shuffled rewards ${f(e.grid.shuffledRewards.first5)} -> ${f(e.grid.shuffledRewards.last5)}, rise ${f(e.grid.shuffledRewards.rise)}`,
