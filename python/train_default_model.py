@@ -270,14 +270,11 @@ def load_texts(paths: list[str]) -> list[str]:
     return texts
 
 
-def batches(seqs: list[list[int]], batch_size: int, rng: random.Random, pool: int = 32, pad_multiple: int = 1):
+def batches(seqs: list[list[int]], batch_size: int, rng: random.Random, pool: int = 32):
     """Endless shuffled batches, right-padded; the mask marks real tokens.
 
     Sequences are drawn in pools of `pool` batches and grouped by length within a
     pool, so little compute goes to padding; the order of batches is shuffled.
-    Each batch's width is its longest sequence rounded up to a multiple of
-    `pad_multiple`: a few widths recur, so the allocator reuses the blocks it keeps
-    instead of growing with every new shape.
     """
     order = list(range(len(seqs)))
     while True:
@@ -289,7 +286,7 @@ def batches(seqs: list[list[int]], batch_size: int, rng: random.Random, pool: in
         rng.shuffle(groups)
         for group in groups:
             chunk = [seqs[i] for i in group]
-            width = -(-max(len(s) for s in chunk) // pad_multiple) * pad_multiple
+            width = max(len(s) for s in chunk)
             ids = torch.zeros(len(chunk), width, dtype=torch.long)
             mask = torch.zeros(len(chunk), width, dtype=torch.long)
             for row, s in enumerate(chunk):
@@ -488,10 +485,6 @@ def main() -> None:
     p.add_argument("--kv-heads", type=int, default=2)
     p.add_argument("--d-ff", type=int, default=344)
     p.add_argument("--max-positions", type=int, default=4096)
-    p.add_argument("--pad-multiple", type=int, default=1,
-                   help="pad each batch to a multiple of this many tokens (e.g. 256): fewer distinct tensor shapes, "
-                        "so with the malloc settings above a long CPU run's memory stops growing; masked, so the "
-                        "loss is the same")
     p.add_argument("--threads", type=int, default=0, help="torch threads on the CPU (0: leave PyTorch's default, which may be 1)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="where to train (default: cuda when there is one)")
     p.add_argument("--log-every", type=int, default=50)
@@ -522,23 +515,16 @@ def main() -> None:
     else:
         vocab = build_vocab(texts)
     seqs = [encode(t, vocab) for t in texts]
-    if args.pad_multiple < 1:
-        raise SystemExit(f"--pad-multiple {args.pad_multiple}: give 1 (no rounding) or more")
     longest = max(len(s) for s in seqs)
     if longest > args.max_positions:
         raise SystemExit(f"a transcript has {longest} tokens, more than --max-positions {args.max_positions}: "
                          "raise --max-positions or write shorter transcripts")
-    # The widest batch, once padded.
-    widest = -(-longest // args.pad_multiple) * args.pad_multiple
-    if widest > args.max_positions:
-        raise SystemExit(f"--pad-multiple {args.pad_multiple} pads the longest transcript ({longest} tokens) to {widest}, "
-                         f"more than --max-positions {args.max_positions}: give a multiple that divides it")
     cfg = ModelConfig(vocab_size=len(vocab), d_model=args.d_model, n_layers=args.layers, n_heads=args.heads,
                       n_kv_heads=args.kv_heads, d_ff=args.d_ff, max_positions=args.max_positions)
     memory_limit = args.max_memory_gb * 2**30
     if args.device == "cpu":
         available = available_bytes()
-        check_memory(cfg, args.batch_size, widest, available)
+        check_memory(cfg, args.batch_size, longest, available)
         if memory_limit == 0 and available is not None:
             memory_limit = 0.9 * (available + (resident_bytes() or 0))
     model = Decoder(cfg)
@@ -557,7 +543,7 @@ def main() -> None:
     started = time.time()
     tokens_seen = 0
     model.train()
-    data = batches(seqs, args.batch_size, rng, pad_multiple=args.pad_multiple)
+    data = batches(seqs, args.batch_size, rng)
     for step in range(1, args.steps + 1):
         ids, mask = next(data)
         loss = lm_loss(model, ids.to(args.device), mask.to(args.device))

@@ -208,21 +208,3 @@ def test_a_model_grown_in_depth_computes_what_the_export_did_and_then_learns(tmp
     with open(grown_dir / "training_log.csv") as f:
         rows = list(csv.DictReader(f))
     assert float(rows[0]["loss"]) < before + 0.5, (rows[0], before)
-
-
-def test_padding_batches_to_a_multiple_leaves_the_loss_unchanged():
-    seqs = [[2] + [random.Random(i).randrange(3, 20) for _ in range(n)] for i, n in enumerate([37, 41, 50, 45])]
-    plain = next(tdm.batches(seqs, 4, random.Random(0)))
-    padded = next(tdm.batches(seqs, 4, random.Random(0), pad_multiple=32))
-    assert plain[0].shape[1] == 51 and padded[0].shape[1] == 64
-    assert torch.equal(padded[0][:, :51], plain[0]) and int(padded[1].sum()) == int(plain[1].sum())
-    torch.manual_seed(0)
-    model = tdm.Decoder(tdm.ModelConfig(vocab_size=20, d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, d_ff=48,
-                                        max_positions=128)).eval()
-    with torch.no_grad():
-        assert abs(tdm.lm_loss(model, *plain).item() - tdm.lm_loss(model, *padded).item()) < 1e-5
-
-
-def test_a_pad_multiple_that_would_pass_the_context_is_refused(tmp_path):
-    with pytest.raises(SystemExit, match="--pad-multiple 96 pads the longest"):
-        train(tmp_path, "padded", steps=2, extra=("--pad-multiple", "96", "--max-positions", "150"))
