@@ -22,6 +22,7 @@ and exports what it has learned before the memory runs out (--max-memory-gb).
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
 import json
 import math
@@ -259,22 +260,91 @@ class Decoder(nn.Module):
 # ---------------------------------------------------------------- data
 
 
-def load_texts(paths: list[str]) -> list[str]:
-    texts = []
+@dataclass
+class Transcript:
+    """A transcript's text and, for each choice whose distribution its record gives,
+    (start, end, allowed answers, the probability of each)."""
+    text: str
+    choices: list[tuple[int, int, list[str], list[float]]]
+
+
+def known_choice_distributions(record: dict) -> list[tuple[int, int, list[str], list[float]]]:
+    """The distribution each choice of a record was drawn from, where the record says it.
+
+    A Q-learning agent (two-step task, grid) draws each scored choice from its policy,
+    `latents[i].probs` over `spans[i].allowed`; the two-step task's random opening
+    (unscored) is drawn uniformly. Other records give none: the latents of a walk on a
+    graph are those of a learner fitted to the walk, not what drew it.
+    """
+    if (record.get("agent") or {}).get("model") != "q-learning" or not record.get("latents"):
+        return []
+    spans, latents = record["transcript"]["spans"], record["latents"]
+    scored = record.get("scored") or [True] * len(spans)
+    if not len(spans) == len(latents) == len(scored):
+        raise SystemExit(f"a {record.get('task')} record (index {record.get('index')}) has {len(spans)} choices in its "
+                         f"transcript and {len(latents)} latents: write the data again with `icrl-lens dataset`")
+    known = []
+    for span, latent, own in zip(spans, latents, scored):
+        allowed = span["allowed"]
+        if len(latent["probs"]) != len(allowed) or allowed[latent["action"]] != span["answer"]:
+            raise SystemExit(f"a {record.get('task')} record (index {record.get('index')}): the choice {span['answer']!r} "
+                             f"at character {span['start']} is not its latent's action: write the data again with "
+                             "`icrl-lens dataset`")
+        probs = latent["probs"] if own else [1 / len(allowed)] * len(allowed)
+        known.append((span["start"], span["end"], allowed, probs))
+    return known
+
+
+def load_transcripts(paths: list[str]) -> list[Transcript]:
+    transcripts = []
     for path in paths:
         with open(path, encoding="utf-8") as f:
             for line in f:
                 line = line.strip()
                 if line:
-                    texts.append(json.loads(line)["transcript"]["text"])
-    return texts
+                    record = json.loads(line)
+                    transcripts.append(Transcript(record["transcript"]["text"], known_choice_distributions(record)))
+    return transcripts
 
 
-def batches(seqs: list[list[int]], batch_size: int, rng: random.Random, pool: int = 32):
+def choice_targets(transcript: Transcript, ids: list[int], vocab: dict[str, int]) -> list[tuple[int, list[int], list[float]]]:
+    """(token index, the token of each allowed answer, its probability) for each known choice.
+
+    The answer is one pre-token with what surrounds it there (" A", " up"); each
+    alternative is that pre-token with the answer replaced, so it is the token the
+    text would have had.
+    """
+    pieces = list(PRETOKEN_PATTERN.finditer(transcript.text))
+    starts = [m.start() for m in pieces]
+    targets = []
+    for start, end, allowed, probs in transcript.choices:
+        j = bisect.bisect_right(starts, start) - 1
+        piece = pieces[j]
+        if piece.end() < end:
+            raise SystemExit(f"the choice at characters {start}-{end} of a transcript is not one token: "
+                             f"it spans {piece.group()!r} and more")
+        before, after = piece.group()[: start - piece.start()], piece.group()[end - piece.start():]
+        alternatives = []
+        for answer in allowed:
+            token = "".join(BYTE_CHARS[b] for b in (before + answer + after).encode("utf-8"))
+            if token not in vocab:
+                raise SystemExit(f"the choice {answer!r} (as {before + answer + after!r}) is not a token of the "
+                                 "vocabulary: train on data that contains it, or use --choice-targets sampled")
+            alternatives.append(vocab[token])
+        if ids[j + 1] not in alternatives:
+            raise SystemExit(f"the token at the choice at character {start} is not one of its allowed answers")
+        targets.append((j + 1, alternatives, probs))
+    return targets
+
+
+def batches(seqs: list[list[int]], batch_size: int, rng: random.Random, pool: int = 32,
+            choices: list[list[tuple[int, list[int], list[float]]]] | None = None):
     """Endless shuffled batches, right-padded; the mask marks real tokens.
 
     Sequences are drawn in pools of `pool` batches and grouped by length within a
     pool, so little compute goes to padding; the order of batches is shuffled.
+    With `choices` (choice_targets per sequence) each batch also carries them as
+    lm_loss takes them; otherwise that third item is None.
     """
     order = list(range(len(seqs)))
     while True:
@@ -292,7 +362,22 @@ def batches(seqs: list[list[int]], batch_size: int, rng: random.Random, pool: in
             for row, s in enumerate(chunk):
                 ids[row, : len(s)] = torch.tensor(s)
                 mask[row, : len(s)] = 1
-            yield ids, mask
+            yield ids, mask, (choice_batch([choices[i] for i in group]) if choices is not None else None)
+
+
+def choice_batch(rows: list[list[tuple[int, list[int], list[float]]]]):
+    """A batch's known choices as tensors: row, token index, answer tokens and their
+    probabilities (padded with probability 0 to the widest choice); None if there are none."""
+    flat = [(r, t, alts, probs) for r, targets in enumerate(rows) for t, alts, probs in targets]
+    if not flat:
+        return None
+    width = max(len(alts) for _, _, alts, _ in flat)
+    tokens = torch.zeros(len(flat), width, dtype=torch.long)
+    probs = torch.zeros(len(flat), width)
+    for i, (_, _, alts, p) in enumerate(flat):
+        tokens[i, : len(alts)] = torch.tensor(alts)
+        probs[i, : len(p)] = torch.tensor(p, dtype=torch.float32)
+    return (torch.tensor([f[0] for f in flat]), torch.tensor([f[1] for f in flat]), tokens, probs)
 
 
 def attention_bytes(cfg: ModelConfig, batch_size: int, length: int) -> int:
@@ -342,11 +427,27 @@ def check_memory(cfg: ModelConfig, batch_size: int, length: int, available: int 
                      "or less, or write shorter transcripts")
 
 
-def lm_loss(model: Decoder, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def lm_loss(model: Decoder, ids: torch.Tensor, mask: torch.Tensor, choices=None) -> torch.Tensor:
+    """Mean next-token cross-entropy over the real tokens.
+
+    With `choices` (choice_batch's tensors), a choice token's target is the
+    distribution it was drawn from rather than the token drawn: the expected
+    cross-entropy over that distribution, whose expectation over the data is the
+    same and whose gradient lacks the noise of the draw.
+    """
     positions = torch.arange(ids.shape[1], device=ids.device)[None].expand_as(ids)
     logits, _ = model(ids, mask, positions)
+    predicted = logits[:, :-1]
     targets = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
-    return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+    losses = F.cross_entropy(predicted.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100,
+                             reduction="none").view(targets.shape)
+    total = losses.sum()
+    if choices is not None:
+        rows, tokens, answers, probs = (c.to(ids.device) for c in choices)
+        at = predicted[rows, tokens - 1]
+        expected = torch.logsumexp(at, dim=-1) - (probs * at.gather(1, answers)).sum(-1)
+        total = total - losses[rows, tokens - 1].sum() + expected.sum()
+    return total / (targets != -100).sum()
 
 
 # ---------------------------------------------------------------- export
@@ -494,6 +595,10 @@ def main() -> None:
                    help="stop and export what was learned once the process holds this much memory "
                         "(0: 90%% of what was available at the start, on a CPU; the malloc settings "
                         "above keep every freed block, so a long run only grows)")
+    p.add_argument("--choice-targets", choices=["policy", "sampled"], default="policy",
+                   help="what a choice learns from where the data records the distribution it was drawn from "
+                        "(a Q-learning agent's policy): 'policy', that distribution, the same expected loss as the "
+                        "token drawn with less noise; 'sampled', the token in the text (default: policy)")
     p.add_argument("--name", default=None, help="model name for config.json (default: the folder name)")
     p.add_argument("--init-from", default=None,
                    help="a model folder this script wrote: start from its weights and vocabulary (same architecture options, "
@@ -508,13 +613,17 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    texts = load_texts(args.data)
+    transcripts = load_transcripts(args.data)
+    texts = [t.text for t in transcripts]
     if args.init_from:
         # Training on continues with the vocabulary the model was exported with.
         vocab = json.loads((Path(args.init_from) / "tokenizer.json").read_text())["model"]["vocab"]
     else:
         vocab = build_vocab(texts)
     seqs = [encode(t, vocab) for t in texts]
+    choices = ([choice_targets(t, s, vocab) for t, s in zip(transcripts, seqs)]
+               if args.choice_targets == "policy" else None)
+    del transcripts
     longest = max(len(s) for s in seqs)
     if longest > args.max_positions:
         raise SystemExit(f"a transcript has {longest} tokens, more than --max-positions {args.max_positions}: "
@@ -533,8 +642,9 @@ def main() -> None:
         load_exported_weights(model, Path(args.init_from) / "model.onnx", exported["n_layers"])
     model = model.to(args.device)
     n_params = sum(p.numel() for p in model.parameters())
+    known = f", {sum(map(len, choices))} choices learnt from their policy" if choices is not None else ""
     print(f"{len(texts)} transcripts, {sum(map(len, seqs))} tokens (longest {longest}), vocab {len(vocab)}, "
-          f"{n_params} parameters", flush=True)
+          f"{n_params} parameters{known}", flush=True)
 
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -543,10 +653,10 @@ def main() -> None:
     started = time.time()
     tokens_seen = 0
     model.train()
-    data = batches(seqs, args.batch_size, rng)
+    data = batches(seqs, args.batch_size, rng, choices=choices)
     for step in range(1, args.steps + 1):
-        ids, mask = next(data)
-        loss = lm_loss(model, ids.to(args.device), mask.to(args.device))
+        ids, mask, known = next(data)
+        loss = lm_loss(model, ids.to(args.device), mask.to(args.device), known)
         if not torch.isfinite(loss):
             raise SystemExit(f"loss became {loss.item()} at step {step}: lower --lr (now {args.lr})")
         opt.zero_grad(set_to_none=True)
@@ -591,6 +701,7 @@ def main() -> None:
         "pad_token_id": vocab["<pad>"],
         "training": {"seed": args.seed, "steps": step, "planned_steps": args.steps,
                      "init_from": os.path.basename(os.path.normpath(args.init_from)) if args.init_from else None, "batch_size": args.batch_size, "lr": args.lr,
+                     "choice_targets": args.choice_targets,
                      "data": [os.path.basename(d) for d in args.data], "transcripts": len(texts),
                      "tokens_seen": tokens_seen, "seconds": round(time.time() - started, 1),
                      "torch": torch.__version__, "device": args.device,

@@ -208,3 +208,87 @@ def test_a_model_grown_in_depth_computes_what_the_export_did_and_then_learns(tmp
     with open(grown_dir / "training_log.csv") as f:
         rows = list(csv.DictReader(f))
     assert float(rows[0]["loss"]) < before + 0.5, (rows[0], before)
+
+
+def toy_record(seed: int, opening: int = 2) -> dict:
+    """A two-step-like record as `icrl-lens dataset` writes one: a Q-learning agent's choices,
+    their spans, and the policy each was drawn from (uniform in the first `opening` trips)."""
+    rng = random.Random(seed)
+    good = rng.choice("AB")
+    text, spans, latents, scored = "You choose spaceships.\n", [], [], []
+    for trip in range(8):
+        p_good = 0.5 if trip < opening else 0.8
+        probs = [p_good, 1 - p_good] if good == "A" else [1 - p_good, p_good]
+        action = 0 if rng.random() < probs[0] else 1
+        pick = "AB"[action]
+        text += f"Trip {trip + 1}: You took spaceship "
+        spans.append({"start": len(text), "end": len(text) + 1, "answer": pick, "allowed": ["A", "B"], "kind": "choice"})
+        text += f"{pick} and received {int(pick == good)} treasure.\n"
+        latents.append({"action": action, "probs": [0.9, 0.1] if trip < opening else probs})
+        scored.append(trip >= opening)
+    return {"task": "two-step", "index": seed, "agent": {"model": "q-learning"}, "scored": scored,
+            "transcript": {"text": text, "spans": spans}, "latents": latents}
+
+
+def test_a_choice_learns_from_the_distribution_its_agent_drew_it_from():
+    record = toy_record(5)
+    [transcript] = [tdm.Transcript(record["transcript"]["text"], tdm.known_choice_distributions(record))]
+    vocab = tdm.build_vocab([transcript.text])
+    ids = tdm.encode(transcript.text, vocab)
+    targets = tdm.choice_targets(transcript, ids, vocab)
+    assert len(targets) == 8
+    for (token, answers, probs), span, latent, own in zip(targets, record["transcript"]["spans"], record["latents"],
+                                                          record["scored"]):
+        # The token at the choice is the answer with the space before it; the alternatives are the allowed answers.
+        assert ids[token] == vocab["Ġ" + span["answer"]] and answers == [vocab["ĠA"], vocab["ĠB"]]
+        # The random opening was drawn uniformly, whatever the learner's own policy then was.
+        assert probs == (latent["probs"] if own else [0.5, 0.5])
+    # A walk on a graph gives none: its latents are a fitted learner's, not what drew the walk.
+    assert tdm.known_choice_distributions({**record, "agent": {"model": "successor-representation"}}) == []
+    wrong = json.loads(json.dumps(record))
+    wrong["latents"][3]["action"] = 1 - wrong["latents"][3]["action"]
+    with pytest.raises(SystemExit, match="not its latent's action"):
+        tdm.known_choice_distributions(wrong)
+
+
+def test_the_policy_target_is_the_expected_cross_entropy_over_the_choice():
+    torch.manual_seed(0)
+    record = toy_record(6)
+    transcript = tdm.Transcript(record["transcript"]["text"], tdm.known_choice_distributions(record))
+    vocab = tdm.build_vocab([transcript.text, " A B"])
+    ids = tdm.encode(transcript.text, vocab)
+    cfg = tdm.ModelConfig(vocab_size=len(vocab), d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, d_ff=48, max_positions=256)
+    model = tdm.Decoder(cfg).eval()
+    batch = torch.tensor([ids])
+    mask = torch.ones_like(batch)
+    token, answers, _ = tdm.choice_targets(transcript, ids, vocab)[4]
+
+    def loss(probs: list[float]) -> float:
+        with torch.no_grad():
+            return tdm.lm_loss(model, batch, mask, tdm.choice_batch([[(token, answers, probs)]])).item()
+
+    with torch.no_grad():
+        sampled = tdm.lm_loss(model, batch, mask).item()
+    drawn = answers.index(ids[token])
+    one_hot = [1.0 if i == drawn else 0.0 for i in range(2)]
+    # All the probability on the token drawn is the ordinary next-token loss (F.cross_entropy's own path) ...
+    assert loss(one_hot) == pytest.approx(sampled, abs=1e-6)
+    # ... and a distribution gives the loss expected over it: linear in the probabilities between the two answers.
+    other = loss(one_hot[::-1])
+    assert abs(other - sampled) > 1e-4
+    assert loss([0.3, 0.7]) == pytest.approx(0.3 * loss([1.0, 0.0]) + 0.7 * loss([0.0, 1.0]), abs=1e-6)
+
+
+def test_training_on_policy_targets_learns_and_says_so(tmp_path, capsys):
+    data = tmp_path / "records.jsonl"
+    with open(data, "w") as f:
+        for seed in range(64):
+            f.write(json.dumps(toy_record(seed)) + "\n")
+    out = tmp_path / "policy"
+    sys.argv = ["train", "--data", str(data), "--out", str(out), "--steps", "60", *TOY]
+    tdm.main()
+    assert "512 choices learnt from their policy" in capsys.readouterr().out
+    with open(out / "training_log.csv") as f:
+        losses = [float(r["loss"]) for r in csv.DictReader(f)]
+    assert losses[-1] < 0.6 * losses[0], losses
+    assert json.loads((out / "config.json").read_text())["training"]["choice_targets"] == "policy"
