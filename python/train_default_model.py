@@ -595,10 +595,10 @@ def main() -> None:
                    help="stop and export what was learned once the process holds this much memory "
                         "(0: 90%% of what was available at the start, on a CPU; the malloc settings "
                         "above keep every freed block, so a long run only grows)")
-    p.add_argument("--choice-targets", choices=["policy", "sampled"], default="policy",
-                   help="what a choice learns from where the data records the distribution it was drawn from "
-                        "(a Q-learning agent's policy): 'policy', that distribution, the same expected loss as the "
-                        "token drawn with less noise; 'sampled', the token in the text (default: policy)")
+    p.add_argument("--choice-targets", choices=["policy", "sampled"], default="sampled",
+                   help="what a choice learns from: 'sampled', the token in the text, as every other token; 'policy', "
+                        "where the data records the distribution the choice was drawn from (a Q-learning agent's "
+                        "policy), that distribution: the same expected loss with less noise (default: sampled)")
     p.add_argument("--name", default=None, help="model name for config.json (default: the folder name)")
     p.add_argument("--init-from", default=None,
                    help="a model folder this script wrote: start from its weights and vocabulary (same architecture options, "

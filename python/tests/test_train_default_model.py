@@ -285,7 +285,7 @@ def test_training_on_policy_targets_learns_and_says_so(tmp_path, capsys):
         for seed in range(64):
             f.write(json.dumps(toy_record(seed)) + "\n")
     out = tmp_path / "policy"
-    sys.argv = ["train", "--data", str(data), "--out", str(out), "--steps", "60", *TOY]
+    sys.argv = ["train", "--data", str(data), "--out", str(out), "--steps", "60", "--choice-targets", "policy", *TOY]
     tdm.main()
     assert "512 choices learnt from their policy" in capsys.readouterr().out
     with open(out / "training_log.csv") as f:
