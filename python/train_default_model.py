@@ -62,9 +62,14 @@ def bytes_to_unicode() -> dict[int, str]:
 BYTE_CHARS = bytes_to_unicode()
 
 
+def byte_level(piece: str) -> str:
+    """A piece of text as the ByteLevel pre-tokenizer writes it (" A" -> "ĠA")."""
+    return "".join(BYTE_CHARS[b] for b in piece.encode("utf-8"))
+
+
 def pretokenize(text: str) -> list[str]:
     """The byte-level pieces of a text, as tokenizer.json's ByteLevel pre-tokenizer writes them."""
-    return ["".join(BYTE_CHARS[b] for b in piece.encode("utf-8")) for piece in PRETOKEN_PATTERN.findall(text)]
+    return [byte_level(piece) for piece in PRETOKEN_PATTERN.findall(text)]
 
 
 @dataclass
@@ -326,7 +331,7 @@ def choice_targets(transcript: Transcript, ids: list[int], vocab: dict[str, int]
         before, after = piece.group()[: start - piece.start()], piece.group()[end - piece.start():]
         alternatives = []
         for answer in allowed:
-            token = "".join(BYTE_CHARS[b] for b in (before + answer + after).encode("utf-8"))
+            token = byte_level(before + answer + after)
             if token not in vocab:
                 raise SystemExit(f"the choice {answer!r} (as {before + answer + after!r}) is not a token of the "
                                  "vocabulary: train on data that contains it, or use --choice-targets sampled")
@@ -642,9 +647,9 @@ def main() -> None:
         load_exported_weights(model, Path(args.init_from) / "model.onnx", exported["n_layers"])
     model = model.to(args.device)
     n_params = sum(p.numel() for p in model.parameters())
-    known = f", {sum(map(len, choices))} choices learnt from their policy" if choices is not None else ""
+    learnt = f", {sum(map(len, choices))} choices learnt from their policy" if choices is not None else ""
     print(f"{len(texts)} transcripts, {sum(map(len, seqs))} tokens (longest {longest}), vocab {len(vocab)}, "
-          f"{n_params} parameters{known}", flush=True)
+          f"{n_params} parameters{learnt}", flush=True)
 
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(
