@@ -38,6 +38,20 @@ export interface TargetOptions {
   keep?: (experiment: number, step: number) => boolean;
 }
 
+/**
+ * The suffix of a column less its mean over the experiments at the same answer
+ * point (see {@link detrend}).
+ */
+export const DETRENDED = 'Detrended';
+
+/** How a detrended column is described; `point` says what rows share an answer point. */
+const detrendedText = (point: string) =>
+  `less its mean over the experiments at the same answer point (${point}): what varies from experiment to experiment at one point of the task. ` +
+  'The fitted values start at 0 and grow, so the raw column drifts over the task and a latent that only tracks the position in the text (a trip counter, a stage detector) follows it; ' +
+  'such a latent cannot follow this one, which is uncorrelated with any function of the answer point';
+const TWO_STEP_DETRENDED = detrendedText('the same trip and stage');
+const GRID_DETRENDED = detrendedText('the same number of steps into the transcript');
+
 /** The two-step columns' descriptions, pooled and (with the first-stage prefix) at the first-stage choices. */
 const TWO_STEP_DESCRIPTIONS: Readonly<Record<string, string>> = {
   tdError: 'TD error of the previous transition (the newest outcome in the text): r + gamma max_a Q(s\u2032, a) - Q(s, a)',
@@ -47,6 +61,9 @@ const TWO_STEP_DESCRIPTIONS: Readonly<Record<string, string>> = {
   q0: 'Q(s, 0) in the state being decided in',
   q1: 'Q(s, 1) in the state being decided in',
   maxQ: 'max_a Q(s, a) in the state being decided in',
+  tdErrorDetrended: `the TD error ${TWO_STEP_DETRENDED}`,
+  qChosenDetrended: `Q(s, a) of the action about to be taken ${TWO_STEP_DETRENDED}`,
+  qDiffDetrended: `Q(s, 1) - Q(s, 0) ${TWO_STEP_DETRENDED}`,
 };
 
 /** The prefix of the two-step columns taken at the first-stage choices alone (see {@link firstStageTargets}). */
@@ -62,6 +79,7 @@ const REWARD_TOKEN_DESCRIPTIONS: Readonly<Record<string, string>> = {
   tdOff:
     'the TD error less its mean over the reward tokens showing the same treasure: the part of the prediction error that is not the reward itself (minus the expectation Q(planet, alien)). Uncorrelated with any function of the reward, so a latent that only reads the token cannot track it',
   qChosen: 'Q(planet, alien) of the alien just asked, before learning from the reward: the expectation the TD error subtracts',
+  tdErrorDetrended: `the TD error ${TWO_STEP_DETRENDED}`,
 };
 
 /**
@@ -86,6 +104,8 @@ export const TARGET_DESCRIPTIONS: Readonly<Record<TaskKind, Readonly<Record<stri
     qDiff: 'Q(s, a) of the action about to be taken minus the mean of Q(s, \u00b7) over the other actions',
     'q[j]': 'Q(s, j) of action j in the agent\u2019s current cell',
     maxQ: 'max_a Q(s, a) in the agent\u2019s current cell',
+    tdErrorDetrended: `the TD error of the agent\u2019s previous step ${GRID_DETRENDED}`,
+    qChosenDetrended: `Q(s, a) of the action about to be taken ${GRID_DETRENDED}`,
   },
   graph: {
     'sr[j]': 'M(s, j): the successor representation\u2019s row of the current node, before learning from the next step',
@@ -110,12 +130,13 @@ export function targetFamily(name: string): string {
 /** Two-step targets from a Q-learner fitted to the model's choices (see {@link TARGET_DESCRIPTIONS}). */
 export function twoStepTargets(latents: readonly (readonly QLatents[])[], options: TargetOptions = {}): TargetTable {
   const names = ['tdError', 'tdErrorCurrent', 'qChosen', 'qDiff', 'q0', 'q1', 'maxQ'];
-  return buildTable(latents, names, options, (steps, i) => {
+  const table = buildTable(latents, names, options, (steps, i) => {
     const now = steps[i];
     if (now.qValues.length !== 2) throw new RangeError(`two-step targets need 2 actions, step ${i} has ${now.qValues.length}`);
     const [q0, q1] = now.qValues;
     return [steps[i - 1].tdError, now.tdError, now.qChosen, q1 - q0, q0, q1, Math.max(q0, q1)];
   });
+  return detrend(table, ['tdError', 'qChosen', 'qDiff']);
 }
 
 /**
@@ -156,17 +177,19 @@ export function rewardTokenTargets(latents: readonly (readonly QLatents[])[], op
     return [trip.tdError, trip.reward, trip.tdError, trip.qChosen];
   });
   subtractGroupMeans(targetColumn(table, 'tdOff'), targetColumn(table, 'reward'));
-  return { ...table, names: names.map((name) => `${REWARD_TOKEN}${name}`) };
+  const detrended = detrend(table, ['tdError']);
+  return { ...detrended, names: detrended.names.map((name) => `${REWARD_TOKEN}${name}`) };
 }
 
 /** Grid targets from the generating agent's Q-learner (see {@link TARGET_DESCRIPTIONS}). */
 export function gridTargets(latents: readonly (readonly QLatents[])[], options: TargetOptions = {}): TargetTable {
   const nActions = firstStep(latents)?.qValues.length ?? 0;
   const names = ['tdError', 'tdErrorCurrent', 'qChosen', 'qDiff', ...indexed('q', nActions), 'maxQ'];
-  return buildTable(latents, names, options, (steps, i) => {
+  const table = buildTable(latents, names, options, (steps, i) => {
     const now = steps[i];
     return [steps[i - 1].tdError, now.tdError, now.qChosen, now.qDiff, ...now.qValues, Math.max(...now.qValues)];
   });
+  return detrend(table, ['tdError', 'qChosen']);
 }
 
 export interface GraphTargetOptions extends TargetOptions {
@@ -243,6 +266,24 @@ function subtractGroupMeans(values: Float64Array, groups: ArrayLike<number>): vo
     const g = sums.get(groups[k])!;
     values[k] -= g.sum / g.count;
   });
+}
+
+/**
+ * The table with a column `<name>Detrended` after the named ones: the column
+ * less its mean over the rows at the same answer point (`steps`), one per
+ * experiment. Learned values drift over a task, and with them the TD error, so
+ * a latent that only tracks where in the task a row is (a trip counter, a stage
+ * detector) correlates with the raw column, and beats a permutation null that
+ * shuffles within experiments; what is left here is uncorrelated with any
+ * function of the answer point.
+ */
+export function detrend(table: TargetTable, names: readonly string[]): TargetTable {
+  const added = names.map((name) => {
+    const column = Float64Array.from(targetColumn(table, name));
+    subtractGroupMeans(column, table.steps);
+    return column;
+  });
+  return { ...table, names: [...table.names, ...names.map((name) => `${name}${DETRENDED}`)], columns: [...table.columns, ...added] };
 }
 
 function indexed(prefix: string, n: number): string[] {

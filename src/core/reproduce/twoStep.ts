@@ -8,12 +8,12 @@ import { REPETITION } from '../agents/repetition';
 import { saeDelta, type Edit } from '../analysis/interventions';
 import { maxRFigure, type BestLatentResult, type Figure, type InterventionResult } from '../analysis/results';
 import { scanLatents, type LatentScan } from '../analysis/scan';
-import { FIRST_STAGE, firstStageTargets, gatherRows, REWARD_TOKEN, rewardTokenTargets, twoStepTargets, type TargetTable } from '../analysis/targets';
+import { DETRENDED, FIRST_STAGE, firstStageTargets, gatherRows, REWARD_TOKEN, rewardTokenTargets, twoStepTargets, type TargetTable } from '../analysis/targets';
 import { expectedReward, TWO_STEP_SPEC } from '../envs/twoStep';
 import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, type AnswerPolicy, type DeltaFn, type PlayOptions, type LanguageModel, type PlayedExperiment, type RecordedPositions } from '../lm';
 import { ActivationStore, SaeSession, type TrainOptions } from '../sae';
 import { estimate, mean, pairedDifference, type Estimate } from '../stats';
-import { asResult, bestLatentResults, describeLesionSets, lesionSets, studyBlocks, type BlockStudy } from './blocks';
+import { asResult, bestLatentResults, describeLesionSets, latentsByCorrelation, lesionSets, studyBlocks, type BlockStudy } from './blocks';
 
 export interface TwoStepStudyOptions {
   experiments: number;
@@ -124,6 +124,7 @@ const TARGETS_PLOTTED: Record<string, string> = {
   [`${FIRST_STAGE}qDiff`]: 'Q difference, first stage',
   [`${REWARD_TOKEN}tdError`]: 'TD error, reward token',
   [`${REWARD_TOKEN}tdOff`]: 'TD beyond reward, reward token',
+  [`tdError${DETRENDED}`]: 'TD error less its mean at each trip',
 };
 
 /**
@@ -170,8 +171,11 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   const { stageScans, rewardScans } = await rowScans(cleanStore, studies, { pooled: targets, firstStage, rewardTokens }, o, ctx.signal);
   for (const s of stageScans) {
     const best = (target: string) => s.scan.best.find((b) => b.target === `${FIRST_STAGE}${target}`);
-    const [td, q] = [best('tdError'), best('qDiff')];
-    log(`  block ${s.block}, first-stage choices: best TD-error latent ${td?.latent}, r ${td?.r.toFixed(3)}; best Q-difference latent ${q?.latent}, r ${q?.r.toFixed(3)}, p ${q?.p?.toPrecision(2)}`);
+    const [td, q, tdD, qD] = [best('tdError'), best('qDiff'), best(`tdError${DETRENDED}`), best(`qDiff${DETRENDED}`)];
+    log(
+      `  block ${s.block}, first-stage choices: best TD-error latent ${td?.latent}, r ${td?.r.toFixed(3)}; best Q-difference latent ${q?.latent}, r ${q?.r.toFixed(3)}, p ${q?.p?.toPrecision(2)}; ` +
+        `less their means at each trip: TD ${tdD?.latent}, r ${tdD?.r.toFixed(3)}, p ${tdD?.p?.toPrecision(2)}; Q difference ${qD?.latent}, r ${qD?.r.toFixed(3)}`,
+    );
   }
   for (const s of rewardScans) {
     const best = (scan: LatentScan, target: string) => scan.best.find((b) => b.target === `${REWARD_TOKEN}${target}`);
@@ -182,9 +186,18 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     );
   }
 
+  for (const s of studies) {
+    const b = s.scan.best.find((x) => x.target === `tdError${DETRENDED}`);
+    log(`  block ${s.block}: best latent for the TD error less its mean at each point of the task: ${b?.latent}, r ${b?.r.toFixed(3)}, p ${b?.p?.toPrecision(2)}`);
+  }
+
   const lesionStudy = strongest(studies, 'tdError');
   const { lesioned, control } = lesionSets(lesionStudy, targets, 'tdError', o.lesionLatents);
   log(`two-step: lesion block ${lesionStudy.block}, TD-error latents: ${describeLesionSets({ lesioned, control })}`);
+  // How much of each lesioned latent's correlation is the drift of the TD error over the task.
+  const detrendedR = new Map(latentsByCorrelation(lesionStudy, targets, `tdError${DETRENDED}`).map((l) => [l.latent, l.r]));
+  const lesionedDetrended = lesioned.map((l) => detrendedR.get(l.latent) ?? 0);
+  log(`  the same latents\u2019 r with the TD error less its mean at each point of the task: ${lesionedDetrended.map((r) => r.toFixed(3)).join(', ')}`);
   // The value lesion: the latents that track the first-stage Q difference, where the choice that earns reward is made.
   const valueScan = strongest(stageScans, `${FIRST_STAGE}qDiff`);
   const valueStudy = studies.find((s) => s.block === valueScan.block)!;
@@ -247,8 +260,17 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   const blockOf = (condition: string) => (condition.startsWith('value-') ? valueStudy : condition.startsWith('reward-token-') ? rewardStudy : lesionStudy).block;
   const ours: Record<string, Figure> = {
     'maxR.tdError': { value: bestTd.r, block: lesionStudy.block, note: `latent ${bestTd.latent}, permutation p ${bestTd.p}` },
+    'lesioned.meanAbsR.tdErrorDetrended': {
+      value: mean(lesionedDetrended.map(Math.abs)),
+      block: lesionStudy.block,
+      note: `the lesioned TD-error latents' mean |r| with the TD error less its mean at each point of the task (with the TD error itself: ${mean(lesioned.map((l) => Math.abs(l.r))).toFixed(3)})`,
+    },
     ...Object.fromEntries(
-      [...['tdError', 'qDiff', 'qChosen'].map((t) => `${FIRST_STAGE}${t}`), ...['tdError', 'reward', 'tdOff', 'qChosen'].map((t) => `${REWARD_TOKEN}${t}`)].flatMap((target) => {
+      [
+        ...[`tdError${DETRENDED}`, `qChosen${DETRENDED}`],
+        ...['tdError', 'qDiff', 'qChosen', `tdError${DETRENDED}`, `qDiff${DETRENDED}`].map((t) => `${FIRST_STAGE}${t}`),
+        ...['tdError', 'reward', 'tdOff', 'qChosen', `tdError${DETRENDED}`].map((t) => `${REWARD_TOKEN}${t}`),
+      ].flatMap((target) => {
         const figure = maxRFigure(bestLatents, target);
         return figure ? [[`maxR.${target}`, figure]] : [];
       }),

@@ -21,7 +21,7 @@ const close = (a: number, b: number) => Math.abs(a - b) < 1e-12;
 test('two-step targets: the previous transition\u2019s TD error and the current state\u2019s values, replayed by hand', () => {
   const records = twoStepBatch({ experiments: 3, episodes: 8, seed: 5, randomEpisodes: 2 });
   const table = twoStepTargets(records.map((r) => r.latents));
-  assert.deepEqual(table.names, ['tdError', 'tdErrorCurrent', 'qChosen', 'qDiff', 'q0', 'q1', 'maxQ']);
+  assert.deepEqual(table.names, ['tdError', 'tdErrorCurrent', 'qChosen', 'qDiff', 'q0', 'q1', 'maxQ', 'tdErrorDetrended', 'qChosenDetrended', 'qDiffDetrended']);
   // The first answer point of each experiment has no previous transition.
   assert.equal(table.groups.length, 3 * (16 - 1));
   assert.equal(table.rows, null);
@@ -68,7 +68,8 @@ test('first-stage targets: the pooled table\u2019s rows at the first-stage choic
     assert.ok(e < 2 && i % 2 === 0 && i > 0 && latents[e][i].state === 0, `row ${k}`);
     const at = pooled.rows!.indexOf(first.rows![k]);
     assert.ok(at >= 0);
-    pooled.names.forEach((name, c) => assert.equal(first.columns[c][k], pooled.columns[c][at], name));
+    // A detrended column's means are over the rows kept, which differ here (the filter), so only the raw columns are compared.
+    pooled.names.forEach((name, c) => name.endsWith('Detrended') || assert.equal(first.columns[c][k], pooled.columns[c][at], name));
     // At a first-stage choice the newest outcome is the last trip's reward: the TD error is r - Q(planet, alien).
     const last = latents[e][i - 1];
     assert.ok(close(targetColumn(first, 'firstStage.tdError')[k], last.tdError) && last.nextState === null);
@@ -83,7 +84,7 @@ test('reward-token targets: one row per trip\u2019s reward read before the next 
   let next = 100;
   const rows = latents.map((steps) => steps.map((l, i) => (i > 0 && l.state === 0 ? next++ : null)));
   const table = rewardTokenTargets(latents, { rows, keep: (e) => e !== 3 });
-  assert.deepEqual(table.names, ['rewardToken.tdError', 'rewardToken.reward', 'rewardToken.tdOff', 'rewardToken.qChosen']);
+  assert.deepEqual(table.names, ['rewardToken.tdError', 'rewardToken.reward', 'rewardToken.tdOff', 'rewardToken.qChosen', 'rewardToken.tdErrorDetrended']);
   // Trips 1 .. 9 of experiments 0-2: the last trip's reward is never followed by a choice.
   assert.equal(table.groups.length, 3 * 9);
   const at = (name: string, k: number) => targetColumn(table, `rewardToken.${name}`)[k];
@@ -120,6 +121,31 @@ test('reward-token targets: one row per trip\u2019s reward read before the next 
   for (const name of table.names) assert.ok(name in TARGET_DESCRIPTIONS['two-step'], `${name} is described`);
 });
 
+test('detrended columns: the column less its mean over the experiments at each answer point, blind to any clock', () => {
+  const records = twoStepBatch({ experiments: 30, episodes: 12, seed: 17, randomEpisodes: 2 });
+  const latents = records.map((r) => r.latents);
+  for (const table of [twoStepTargets(latents), firstStageTargets(latents), gridTargets(gridBatch({ experiments: 12, episodes: 3, seed: 4 }).map((r) => r.latents))]) {
+    const prefix = table.names[0].startsWith('firstStage.') ? 'firstStage.' : '';
+    const raw = targetColumn(table, `${prefix}tdError`);
+    const detrended = targetColumn(table, `${prefix}tdErrorDetrended`);
+    // Recomputed by hand: each answer point's mean over the experiments that reach it.
+    const byStep = new Map<number, number[]>();
+    table.steps.forEach((i, k) => byStep.set(i, [...(byStep.get(i) ?? []), k]));
+    for (const ks of byStep.values()) {
+      const m = ks.reduce((s, k) => s + raw[k], 0) / ks.length;
+      for (const k of ks) assert.ok(Math.abs(detrended[k] - (raw[k] - m)) < 1e-12);
+    }
+    // The TD error drifts over the task (values start at 0): the best clock, each point's own mean, follows the raw column and not the detrended one.
+    const means = new Map([...byStep].map(([i, ks]) => [i, ks.reduce((s, k) => s + raw[k], 0) / ks.length]));
+    const clock = Float64Array.from(table.steps, (i) => means.get(i)!);
+    const stage = Float64Array.from(table.steps, (i) => i % 2);
+    assert.ok(pearson(clock, raw) > 0.1, `${prefix}: the raw TD error drifts (r ${pearson(clock, raw)})`);
+    assert.ok(Math.abs(pearson(clock, detrended)) < 1e-12 && (prefix !== '' || Math.abs(pearson(stage, detrended)) < 1e-12));
+    // The variation between experiments at one point is kept: the two columns still agree closely.
+    assert.ok(pearson(raw, detrended) > 0.8);
+  }
+});
+
 test('row ids join targets to store rows; null ids and filtered points are left out', () => {
   const records = twoStepBatch({ experiments: 2, episodes: 3, seed: 1, randomEpisodes: 0 });
   const latents = records.map((r) => r.latents);
@@ -139,7 +165,7 @@ test('row ids join targets to store rows; null ids and filtered points are left 
 test('grid targets have one Q column per action and QLatents\u2019 own qDiff', () => {
   const records = gridBatch({ experiments: 2, episodes: 2, seed: 3 });
   const table = gridTargets(records.map((r) => r.latents));
-  assert.deepEqual(table.names, ['tdError', 'tdErrorCurrent', 'qChosen', 'qDiff', 'q[0]', 'q[1]', 'q[2]', 'q[3]', 'maxQ']);
+  assert.deepEqual(table.names, ['tdError', 'tdErrorCurrent', 'qChosen', 'qDiff', 'q[0]', 'q[1]', 'q[2]', 'q[3]', 'maxQ', 'tdErrorDetrended', 'qChosenDetrended']);
   let row = 0;
   records.forEach((rec) => {
     for (let i = 1; i < rec.latents.length; i++, row++) {

@@ -66,10 +66,17 @@ test('reproduce runs every task end to end and writes files that read back', asy
     assert.ok(Number.isFinite(twoStep.ours[`maxR.rewardToken.${target}`].value), target);
   }
   assert.ok(lines.some((l) => l.includes('reward-token lesion block')));
+  // The clock control: each drifting target less its mean at each point of the task, with a permutation p, and how far the lesioned latents follow it.
+  for (const target of ['tdErrorDetrended', 'qChosenDetrended', 'firstStage.tdErrorDetrended', 'firstStage.qDiffDetrended', 'rewardToken.tdErrorDetrended']) {
+    assert.ok(twoStep.bestLatents.some((b) => b.target === target && (b.source ?? 'sae') === 'sae' && b.p !== null), target);
+    assert.ok(Number.isFinite(twoStep.ours[`maxR.${target}`].value), target);
+  }
+  assert.ok(twoStep.ours['lesioned.meanAbsR.tdErrorDetrended'].value >= 0);
+  for (const target of ['tdErrorDetrended', 'qChosenDetrended']) assert.ok(Number.isFinite(read.tasks.grid!.ours[`maxR.${target}`].value), `grid ${target}`);
   // The lesioned run records every token too, so every panel of the correlation figure has its curve after the lesion.
   const curves = JSON.parse(readFileSync(join(out, 'figures', 'two-step', 'max-correlation-per-block.vl.json'), 'utf8')).data.values as { condition: string; target: string }[];
   const panels = [...new Set(curves.map((c) => c.target))];
-  assert.deepEqual(panels, ['TD error', 'Q-value', 'TD error, first stage', 'Q difference, first stage', 'TD error, reward token', 'TD beyond reward, reward token']);
+  assert.deepEqual(panels, ['TD error', 'Q-value', 'TD error less its mean at each trip', 'TD error, first stage', 'Q difference, first stage', 'TD error, reward token', 'TD beyond reward, reward token']);
   for (const panel of panels) assert.ok(curves.some((c) => c.target === panel && c.condition === 'lesion'), panel);
   // Grid and graph report the mean log-probability of the answers beside accuracy; the paired difference is the difference of the means.
   for (const task of ['grid', 'graph'] as const) {
