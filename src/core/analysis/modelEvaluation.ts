@@ -18,7 +18,7 @@ import { graphBatch, gridBatch, recordGraph, twoStepBatch, walkCeiling, type Gra
 import { columnEstimates, estimate, formatEstimate, mean, pairedDifference, type Estimate } from '../stats';
 import { ridgeProbe, ridgeProbeByKind } from './probe';
 import { stayProbabilities, type StayProbabilities } from './stay';
-import { gatherRows } from './targets';
+import { DETRENDED, detrend, gatherRows, targetColumn } from './targets';
 
 /**
  * The default model's report card: does it show the paper's phenomena? Measured
@@ -126,10 +126,11 @@ export interface AgentPrediction {
   modelMinusQ: Estimate;
 }
 
-/** Probe correlations for the TD error and the Q-value difference. */
+/** Probe correlations for the TD error, the Q-value difference, and the TD error less its mean at each answer point (see `detrend`). */
 export interface ProbePair {
   tdError: number;
   qDiff: number;
+  tdErrorDetrended: number;
 }
 
 /**
@@ -186,6 +187,7 @@ export async function evaluateModel(
     const td: number[] = [];
     const qd: number[] = [];
     const groups: number[] = [];
+    const steps: number[] = [];
     const stages: number[] = [];
     played.forEach((g, e) => {
       for (let i = 1; i < g.decisions.length; i++) {
@@ -193,22 +195,25 @@ export async function evaluateModel(
         td.push(qLatents[e][i - 1].tdError);
         qd.push(qLatents[e][i].qValues[1] - qLatents[e][i].qValues[0]);
         groups.push(g.index);
+        steps.push(i);
         stages.push(g.transitions[i].state === 0 ? FIRST_STAGE : SECOND_STAGE);
       }
     });
+    // What a clock cannot read: the TD error less its mean over the experiments at the same decision.
+    const tdTable = { names: ['tdError'], columns: [Float64Array.from(td)], groups: Int32Array.from(groups), steps: Int32Array.from(steps), rows: null };
+    const tdDetrended = Array.from(targetColumn(detrend(tdTable, ['tdError']), `tdError${DETRENDED}`));
+    const targets = { tdError: td, qDiff: qd, tdErrorDetrended: tdDetrended };
+    const keys = Object.keys(targets) as (keyof ProbePair)[];
     const probe: BlockProbe[] = [];
     for (const block of blocks) {
       const x = gatherRows(await read.readAll(block), dModel, keep);
-      const [tdByStage, qdByStage] = [td, qd].map((y) => ridgeProbeByKind(x, dModel, y, groups, stages));
-      const stage = (kind: number): ProbePair => ({
-        tdError: tdByStage.byKind.find((k) => k.kind === kind)!.r,
-        qDiff: qdByStage.byKind.find((k) => k.kind === kind)!.r,
-      });
+      const byStage = keys.map((key) => ridgeProbeByKind(x, dModel, targets[key], groups, stages));
+      const pair = (r: (k: number) => number) => Object.fromEntries(keys.map((key, k) => [key, r(k)])) as unknown as ProbePair;
+      const stage = (kind: number): ProbePair => pair((k) => byStage[k].byKind.find((b) => b.kind === kind)!.r);
       probe.push({
         block,
-        tdError: tdByStage.r,
-        qDiff: qdByStage.r,
-        singleMap: { tdError: ridgeProbe(x, dModel, td, groups).r, qDiff: ridgeProbe(x, dModel, qd, groups).r },
+        ...pair((k) => byStage[k].r),
+        singleMap: pair((k) => ridgeProbe(x, dModel, targets[keys[k]], groups).r),
         firstStage: stage(FIRST_STAGE),
         secondStage: stage(SECOND_STAGE),
       });
@@ -493,7 +498,7 @@ export function formatEvaluation(e: ModelEvaluation): string {
     'Ridge probes at two-step decision points (cross-validated r; one probe per stage, predictions pooled; in brackets one map over both stages, the first stage\u2019s probe alone, the second\u2019s):',
     ...e.probe.map((p) => {
       const pair = (key: keyof ProbePair) => `${p[key].toFixed(3)} (${[p.singleMap, p.firstStage, p.secondStage].map((q) => q[key].toFixed(3)).join(', ')})`;
-      return `  block ${p.block}: TD error ${pair('tdError')}, Q-value difference ${pair('qDiff')}`;
+      return `  block ${p.block}: TD error ${pair('tdError')}, Q-value difference ${pair('qDiff')}, TD error less its mean at each decision ${pair('tdErrorDetrended')}`;
     }),
     '',
     ...evaluationChecks(e).map((c) => `${c.passed ? 'PASS' : 'FAIL'}  ${c.claim}`),

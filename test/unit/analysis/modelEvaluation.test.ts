@@ -28,7 +28,7 @@ test('evaluate runs every task on a model and reports each block\u2019s probes p
   assert.deepEqual(e.probe.map((p) => p.block), model.info.blocks.map((_, i) => i));
   const inRange = (r: number) => Number.isFinite(r) && Math.abs(r) <= 1;
   for (const p of e.probe) {
-    for (const pair of [p, p.singleMap, p.firstStage, p.secondStage]) assert.ok(inRange(pair.tdError) && inRange(pair.qDiff), JSON.stringify(p));
+    for (const pair of [p, p.singleMap, p.firstStage, p.secondStage]) assert.ok(inRange(pair.tdError) && inRange(pair.qDiff) && inRange(pair.tdErrorDetrended), JSON.stringify(p));
   }
   const checks = evaluationChecks(e);
   assert.equal(checks.length, 7);
@@ -36,6 +36,7 @@ test('evaluate runs every task on a model and reports each block\u2019s probes p
   assert.equal(checks.find((c) => c.claim.startsWith('probe: some block predicts the TD error'))!.passed, best >= 0.5);
   const text = formatEvaluation(e);
   for (const p of e.probe) assert.ok(text.includes(`block ${p.block}: TD error ${p.tdError.toFixed(3)} (${p.singleMap.tdError.toFixed(3)}, `), text);
+  for (const p of e.probe) assert.ok(text.includes(`TD error less its mean at each decision ${p.tdErrorDetrended.toFixed(3)} (`), text);
   // Each fitted model's NLL split by stage adds up to its total, in the comparison's order.
   const t = e.twoStep;
   assert.deepEqual(t.nllByStage.map((r) => r.model), t.comparison.map((r) => r.model));
