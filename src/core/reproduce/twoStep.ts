@@ -88,6 +88,10 @@ export interface TwoStepStudy {
   rewardBlock: number;
   rewardLesioned: { latent: number; r: number }[];
   rewardControl: { latent: number; r: number }[];
+  /** The block whose best latent tracks the TD error less its mean at each point of the task most closely, and the detrended lesion's latents there. */
+  detrendedBlock: number;
+  detrendedLesioned: { latent: number; r: number }[];
+  detrendedControl: { latent: number; r: number }[];
   conditions: ConditionOutcome[];
   /** Per block: the max |r| of a latent with each target family, clean and after the lesion. */
   curves: { condition: string; target: string; block: number; r: number }[];
@@ -198,6 +202,10 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   const detrendedR = new Map(latentsByCorrelation(lesionStudy, targets, `tdError${DETRENDED}`).map((l) => [l.latent, l.r]));
   const lesionedDetrended = lesioned.map((l) => detrendedR.get(l.latent) ?? 0);
   log(`  the same latents\u2019 r with the TD error less its mean at each point of the task: ${lesionedDetrended.map((r) => r.toFixed(3)).join(', ')}`);
+  // The detrended lesion: the latents that track the TD error beyond its drift over the task, which no clock can follow.
+  const detrendedStudy = strongest(studies, `tdError${DETRENDED}`);
+  const detrended = lesionSets(detrendedStudy, targets, `tdError${DETRENDED}`, o.lesionLatents);
+  log(`two-step: detrended lesion block ${detrendedStudy.block}, latents of the TD error less its mean at each point of the task: ${describeLesionSets(detrended)}`);
   // The value lesion: the latents that track the first-stage Q difference, where the choice that earns reward is made.
   const valueScan = strongest(stageScans, `${FIRST_STAGE}qDiff`);
   const valueStudy = studies.find((s) => s.block === valueScan.block)!;
@@ -219,6 +227,8 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     ['value-control', valueStudy, ablate(value.control)],
     ['reward-token-lesion', rewardStudy, ablate(reward.lesioned)],
     ['reward-token-control', rewardStudy, ablate(reward.control)],
+    ['detrended-lesion', detrendedStudy, ablate(detrended.lesioned)],
+    ['detrended-control', detrendedStudy, ablate(detrended.control)],
   ];
   const conditions: ConditionOutcome[] = [clean];
   const curves = [
@@ -247,7 +257,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     { condition: c.condition, metric: 'nll', value: c.nll, ci95: scaled(estimate(c.nllPerExperiment), c.nllPerExperiment.length) },
   ]);
   // Each lesion against its own control, paired by experiment.
-  for (const [lesionName, controlName] of [['lesion', 'control'], ['value-lesion', 'value-control'], ['reward-token-lesion', 'reward-token-control']]) {
+  for (const [lesionName, controlName] of [['lesion', 'control'], ['value-lesion', 'value-control'], ['reward-token-lesion', 'reward-token-control'], ['detrended-lesion', 'detrended-control']]) {
     const [lesioned, control] = [byName.get(lesionName)!, byName.get(controlName)!];
     const condition = `${lesionName}-minus-control`;
     interventions.push(
@@ -257,7 +267,8 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   }
   const bestLatents = [...bestLatentResults(studies), ...stageLatentResults(stageScans), ...stageLatentResults(rewardScans)];
   const bestTd = lesionStudy.scan.best.find((b) => b.target === 'tdError')!;
-  const blockOf = (condition: string) => (condition.startsWith('value-') ? valueStudy : condition.startsWith('reward-token-') ? rewardStudy : lesionStudy).block;
+  const blockOf = (condition: string) =>
+    (condition.startsWith('value-') ? valueStudy : condition.startsWith('reward-token-') ? rewardStudy : condition.startsWith('detrended-') ? detrendedStudy : lesionStudy).block;
   const ours: Record<string, Figure> = {
     'maxR.tdError': { value: bestTd.r, block: lesionStudy.block, note: `latent ${bestTd.latent}, permutation p ${bestTd.p}` },
     'lesioned.meanAbsR.tdErrorDetrended': {
@@ -309,6 +320,9 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     rewardBlock: rewardStudy.block,
     rewardLesioned: reward.lesioned,
     rewardControl: reward.control,
+    detrendedBlock: detrendedStudy.block,
+    detrendedLesioned: detrended.lesioned,
+    detrendedControl: detrended.control,
     conditions,
     curves,
     bestLatents,

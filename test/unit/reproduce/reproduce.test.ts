@@ -72,6 +72,8 @@ test('reproduce runs every task end to end and writes files that read back', asy
     assert.ok(Number.isFinite(twoStep.ours[`maxR.${target}`].value), target);
   }
   assert.ok(twoStep.ours['lesioned.meanAbsR.tdErrorDetrended'].value >= 0);
+  for (const metric of ['return', 'nll-per-experiment']) assert.ok(Number.isFinite(value('detrended-lesion-minus-control', metric)), metric);
+  assert.ok(lines.some((l) => l.includes('detrended lesion block')));
   for (const target of ['tdErrorDetrended', 'qChosenDetrended']) assert.ok(Number.isFinite(read.tasks.grid!.ours[`maxR.${target}`].value), `grid ${target}`);
   // The lesioned run records every token too, so every panel of the correlation figure has its curve after the lesion.
   const curves = JSON.parse(readFileSync(join(out, 'figures', 'two-step', 'max-correlation-per-block.vl.json'), 'utf8')).data.values as { condition: string; target: string }[];
