@@ -257,7 +257,9 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     { condition: c.condition, metric: 'nll', value: c.nll, ci95: scaled(estimate(c.nllPerExperiment), c.nllPerExperiment.length) },
   ]);
   // Each lesion against its own control, paired by experiment.
-  for (const [lesionName, controlName] of [['lesion', 'control'], ['value-lesion', 'value-control'], ['reward-token-lesion', 'reward-token-control'], ['detrended-lesion', 'detrended-control']]) {
+  // Each lesion's control is named as it is, with 'control' for 'lesion'.
+  for (const lesionName of edits.map(([condition]) => condition).filter((c) => c.endsWith('lesion'))) {
+    const controlName = lesionName.replace(/lesion$/, 'control');
     const [lesioned, control] = [byName.get(lesionName)!, byName.get(controlName)!];
     const condition = `${lesionName}-minus-control`;
     interventions.push(
@@ -267,8 +269,9 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   }
   const bestLatents = [...bestLatentResults(studies), ...stageLatentResults(stageScans), ...stageLatentResults(rewardScans)];
   const bestTd = lesionStudy.scan.best.find((b) => b.target === 'tdError')!;
-  const blockOf = (condition: string) =>
-    (condition.startsWith('value-') ? valueStudy : condition.startsWith('reward-token-') ? rewardStudy : condition.startsWith('detrended-') ? detrendedStudy : lesionStudy).block;
+  // Each condition's block is that of its edit; the clean run is reported at the TD lesion's.
+  const editBlocks = new Map(edits.map(([condition, study]) => [condition, study.block]));
+  const blockOf = (condition: string) => editBlocks.get(condition) ?? lesionStudy.block;
   const ours: Record<string, Figure> = {
     'maxR.tdError': { value: bestTd.r, block: lesionStudy.block, note: `latent ${bestTd.latent}, permutation p ${bestTd.p}` },
     'lesioned.meanAbsR.tdErrorDetrended': {
