@@ -26,22 +26,37 @@ export interface ProbeResult {
 
 /** @param x rows of width d, row-major @param groups experiment of each row (folds never split one) */
 export function ridgeProbe(x: Float32Array, d: number, y: ArrayLike<number>, groups: ArrayLike<number>, options: Partial<ProbeOptions> = {}): ProbeResult {
+  return ridgeProbes(x, d, [y], groups, options)[0];
+}
+
+/**
+ * One probe per target on the same rows, as {@link ridgeProbe} fits each alone.
+ * Every fit is made from per-fold sums (of x, of x x', of y and of y x), so the
+ * residual rows are read once, and each (training folds, penalty) Cholesky factor
+ * serves every target: many targets cost little more than one.
+ */
+export function ridgeProbes(x: Float32Array, d: number, ys: readonly ArrayLike<number>[], groups: ArrayLike<number>, options: Partial<ProbeOptions> = {}): ProbeResult[] {
   const o = { ...PROBE_DEFAULTS, ...options };
-  const n = y.length;
+  const n = groups.length;
   if (x.length !== n * d) throw new RangeError(`probe: ${x.length} values are not ${n} rows of width ${d}`);
+  for (const y of ys) if (y.length !== n) throw new RangeError(`probe: ${y.length} target values for ${n} rows`);
   const fold = foldOf(groups, o.folds);
-  const predictions = new Float64Array(n);
-  const chosen: number[] = [];
-  for (let f = 0; f < o.folds; f++) {
-    const train = indices(n, (i) => fold[i] !== f);
-    const test = indices(n, (i) => fold[i] === f);
-    if (test.length === 0 || train.length === 0) continue;
-    const lambda = chooseLambda(x, d, y, train, fold, f, o);
-    chosen.push(lambda);
-    const model = fitRidge(x, d, y, train, lambda);
-    for (const i of test) predictions[i] = predict(model, x, d, i);
+  const sums = foldSums(x, d, ys, fold, o.folds);
+  const predictions = ys.map(() => new Float64Array(n));
+  const chosen: number[][] = ys.map(() => []);
+  const all = Array.from({ length: o.folds }, (_, f) => f);
+  for (let outer = 0; outer < o.folds; outer++) {
+    const train = all.filter((f) => f !== outer);
+    const test = indices(n, (i) => fold[i] === outer);
+    if (test.length === 0 || train.every((f) => sums[f].n === 0)) continue;
+    const lambdas = chooseLambdas(x, d, ys, fold, sums, train, o);
+    for (let t = 0; t < ys.length; t++) {
+      chosen[t].push(lambdas[t]);
+      const model = fitRidge(combine(sums, train, d), lambdas[t], [t])[0];
+      for (const i of test) predictions[t][i] = predict(model, x, d, i);
+    }
   }
-  return { r: pearson(predictions, y), predictions, lambdas: chosen };
+  return ys.map((y, t) => ({ r: pearson(predictions[t], y), predictions: predictions[t], lambdas: chosen[t] }));
 }
 
 /** A probe fitted separately to each kind of row, scored on all rows together. */
@@ -99,30 +114,80 @@ function indices(n: number, keep: (i: number) => boolean): number[] {
   return out;
 }
 
-function chooseLambda(x: Float32Array, d: number, y: ArrayLike<number>, train: number[], fold: Int32Array, outer: number, o: ProbeOptions): number {
-  let best = o.lambdas[0];
-  let bestR = -Infinity;
+/** Each target's penalty: the one whose inner folds' pooled out-of-fold predictions correlate best with it. */
+function chooseLambdas(x: Float32Array, d: number, ys: readonly ArrayLike<number>[], fold: Int32Array, sums: FoldSums[], train: number[], o: ProbeOptions): number[] {
+  const best = ys.map(() => ({ lambda: o.lambdas[0], r: -Infinity }));
   for (const lambda of o.lambdas) {
-    const pred: number[] = [];
-    const truth: number[] = [];
-    for (let f = 0; f < o.folds; f++) {
-      if (f === outer) continue;
-      const inner = train.filter((i) => fold[i] !== f);
-      const held = train.filter((i) => fold[i] === f);
-      if (inner.length === 0 || held.length === 0) continue;
-      const model = fitRidge(x, d, y, inner, lambda);
-      for (const i of held) {
-        pred.push(predict(model, x, d, i));
-        truth.push(y[i]);
+    const pred: number[][] = ys.map(() => []);
+    const truth: number[][] = ys.map(() => []);
+    for (const held of train) {
+      const inner = train.filter((f) => f !== held);
+      if (sums[held].n === 0 || inner.every((f) => sums[f].n === 0)) continue;
+      const models = fitRidge(combine(sums, inner, d), lambda, ys.map((_, t) => t));
+      for (let i = 0; i < fold.length; i++) {
+        if (fold[i] !== held) continue;
+        models.forEach((m, t) => {
+          pred[t].push(predict(m, x, d, i));
+          truth[t].push(ys[t][i]);
+        });
       }
     }
-    const r = pearson(pred, truth);
-    if (r > bestR) {
-      bestR = r;
-      best = lambda;
-    }
+    ys.forEach((_, t) => {
+      const r = pearson(pred[t], truth[t]);
+      if (r > best[t].r) best[t] = { lambda, r };
+    });
   }
-  return best;
+  return best.map((b) => b.lambda);
+}
+
+/** Sums over some rows: their count, of x, of x x' (lower triangle, row-major), and per target of y and y x. */
+interface FoldSums {
+  n: number;
+  x: Float64Array;
+  xx: Float64Array;
+  y: Float64Array;
+  yx: Float64Array[];
+}
+
+function emptySums(d: number, targets: number): FoldSums {
+  return { n: 0, x: new Float64Array(d), xx: new Float64Array(d * d), y: new Float64Array(targets), yx: Array.from({ length: targets }, () => new Float64Array(d)) };
+}
+
+function foldSums(x: Float32Array, d: number, ys: readonly ArrayLike<number>[], fold: Int32Array, folds: number): FoldSums[] {
+  const sums = Array.from({ length: folds }, () => emptySums(d, ys.length));
+  const row = new Float64Array(d);
+  for (let i = 0; i < fold.length; i++) {
+    const s = sums[fold[i]];
+    s.n++;
+    for (let j = 0; j < d; j++) row[j] = x[i * d + j];
+    for (let j = 0; j < d; j++) {
+      const xj = row[j];
+      s.x[j] += xj;
+      for (let k = 0; k <= j; k++) s.xx[j * d + k] += xj * row[k];
+    }
+    ys.forEach((y, t) => {
+      const yi = y[i];
+      s.y[t] += yi;
+      const yx = s.yx[t];
+      for (let j = 0; j < d; j++) yx[j] += yi * row[j];
+    });
+  }
+  return sums;
+}
+
+function combine(sums: readonly FoldSums[], folds: readonly number[], d: number): FoldSums {
+  const out = emptySums(d, sums[0].y.length);
+  for (const f of folds) {
+    const s = sums[f];
+    out.n += s.n;
+    for (let j = 0; j < d; j++) out.x[j] += s.x[j];
+    for (let j = 0; j < d * d; j++) out.xx[j] += s.xx[j];
+    s.y.forEach((v, t) => {
+      out.y[t] += v;
+      for (let j = 0; j < d; j++) out.yx[t][j] += s.yx[t][j];
+    });
+  }
+  return out;
 }
 
 interface RidgeModel {
@@ -132,34 +197,37 @@ interface RidgeModel {
   intercept: number;
 }
 
-/** Ridge on standardised features: (Z'Z + lambda I) w = Z'(y - mean y), solved by Cholesky. */
-function fitRidge(x: Float32Array, d: number, y: ArrayLike<number>, rows: number[], lambda: number): RidgeModel {
-  const mean = new Float64Array(d);
+/**
+ * Ridge on standardised features, (Z'Z + lambda I) w = Z'(y - mean y), from the
+ * training rows' sums: Z'Z = (X'X - n m m') / (s s'), Z'y = (X'y - n m ybar) / s.
+ * A feature that does not vary keeps scale 1, as it would with the rows centred
+ * one by one. One Cholesky factor serves the targets asked for.
+ */
+function fitRidge(s: FoldSums, lambda: number, targets: readonly number[]): RidgeModel[] {
+  const d = s.x.length;
+  const n = s.n;
+  const mean = Float64Array.from(s.x, (v) => v / n);
   const scale = new Float64Array(d);
-  for (const i of rows) for (let j = 0; j < d; j++) mean[j] += x[i * d + j];
-  for (let j = 0; j < d; j++) mean[j] /= rows.length;
-  for (const i of rows) for (let j = 0; j < d; j++) scale[j] += (x[i * d + j] - mean[j]) ** 2;
-  for (let j = 0; j < d; j++) scale[j] = Math.sqrt(scale[j] / rows.length) || 1;
-  let yMean = 0;
-  for (const i of rows) yMean += y[i];
-  yMean /= rows.length;
-  const a = new Float64Array(d * d);
-  const b = new Float64Array(d);
-  const z = new Float64Array(d);
-  for (const i of rows) {
-    for (let j = 0; j < d; j++) z[j] = (x[i * d + j] - mean[j]) / scale[j];
-    const t = y[i] - yMean;
-    for (let j = 0; j < d; j++) {
-      b[j] += z[j] * t;
-      const zj = z[j];
-      for (let k = 0; k <= j; k++) a[j * d + k] += zj * z[k];
-    }
-  }
   for (let j = 0; j < d; j++) {
-    a[j * d + j] += lambda;
-    for (let k = 0; k < j; k++) a[k * d + j] = a[j * d + k];
+    const variance = s.xx[j * d + j] / n - mean[j] * mean[j];
+    // Rounding leaves a constant feature's variance a few ulps from 0, not 0.
+    scale[j] = variance > 1e-12 * Math.max(1, mean[j] * mean[j]) ? Math.sqrt(variance) : 1;
   }
-  return { mean, scale, weights: choleskySolve(a, b, d), intercept: yMean };
+  const a = new Float64Array(d * d);
+  for (let j = 0; j < d; j++) {
+    for (let k = 0; k <= j; k++) {
+      const v = (s.xx[j * d + k] - n * mean[j] * mean[k]) / (scale[j] * scale[k]);
+      a[j * d + k] = v;
+      a[k * d + j] = v;
+    }
+    a[j * d + j] += lambda;
+  }
+  const factor = choleskyFactor(a, d);
+  return targets.map((t) => {
+    const yMean = s.y[t] / n;
+    const b = Float64Array.from(s.yx[t], (v, j) => (v - n * mean[j] * yMean) / scale[j]);
+    return { mean, scale, weights: choleskyApply(factor, b, d), intercept: yMean };
+  });
 }
 
 function predict(m: RidgeModel, x: Float32Array, d: number, i: number): number {
@@ -170,6 +238,11 @@ function predict(m: RidgeModel, x: Float32Array, d: number, i: number): number {
 
 /** Solves A w = b for a symmetric positive definite A (d x d, row-major). */
 export function choleskySolve(a: Float64Array, b: Float64Array, d: number): Float64Array {
+  return choleskyApply(choleskyFactor(a, d), b, d);
+}
+
+/** L with A = L L' (lower triangle, row-major), for a symmetric positive definite A. */
+function choleskyFactor(a: Float64Array, d: number): Float64Array {
   const l = new Float64Array(d * d);
   for (let i = 0; i < d; i++) {
     for (let j = 0; j <= i; j++) {
@@ -183,6 +256,11 @@ export function choleskySolve(a: Float64Array, b: Float64Array, d: number): Floa
       }
     }
   }
+  return l;
+}
+
+/** w with L L' w = b, by forward and back substitution. */
+function choleskyApply(l: Float64Array, b: Float64Array, d: number): Float64Array {
   const w = new Float64Array(d);
   for (let i = 0; i < d; i++) {
     let s = b[i];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { choleskySolve, ridgeProbe, ridgeProbeByKind } from '../../../src/core/analysis/probe';
+import { choleskySolve, ridgeProbe, ridgeProbeByKind, ridgeProbes } from '../../../src/core/analysis/probe';
 import { Rng } from '../../../src/core/random';
 
 test('cholesky solves a hand-checked system', () => {
@@ -55,4 +55,46 @@ test('a probe per kind of row follows a target that is a different linear map at
   const alone = ridgeProbe(x0, d, rows0.map((i) => y[i]), rows0.map((i) => groups[i]));
   rows0.forEach((i, k) => assert.equal(byKind.predictions[i], alone.predictions[k]));
   assert.throws(() => ridgeProbeByKind(x, d, y, groups, kinds.slice(1)), /1999 kinds for 2000 rows/);
+});
+
+test('probes of several targets give each target what a probe of it alone gives, and each fit is the ridge of the rows centred one by one', () => {
+  const rng = Rng.fromSeed(11);
+  const n = 600;
+  const d = 6;
+  const x = new Float32Array(n * d);
+  // Features of different means and scales, and one that never varies.
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) x[i * d + j] = j === 5 ? 2.5 : 3 * j + (j + 1) * rng.normal();
+  const groups = Array.from({ length: n }, (_, i) => Math.floor(i / 20));
+  const ys = [0, 1, 2].map((t) => Array.from({ length: n }, (_, i) => x[i * d + t] - 0.5 * x[i * d + 3] + rng.normal()));
+  const together = ridgeProbes(x, d, ys, groups);
+  ys.forEach((y, t) => {
+    const alone = ridgeProbe(x, d, y, groups);
+    assert.deepEqual(together[t].lambdas, alone.lambdas);
+    for (let i = 0; i < n; i++) assert.ok(Math.abs(together[t].predictions[i] - alone.predictions[i]) < 1e-9);
+  });
+  // With one penalty there is nothing to choose: fold 0's predictions are the ridge fitted on the other folds.
+  const lambda = 10;
+  const fixed = ridgeProbe(x, d, ys[0], groups, { lambdas: [lambda] });
+  const foldOfGroup = (g: number) => g % 5; // groups appear in order, dealt round robin
+  const train = Array.from({ length: n }, (_, i) => i).filter((i) => foldOfGroup(groups[i]) !== 0);
+  const mean = Array.from({ length: d }, (_, j) => train.reduce((s, i) => s + x[i * d + j], 0) / train.length);
+  const scale = mean.map((m, j) => Math.sqrt(train.reduce((s, i) => s + (x[i * d + j] - m) ** 2, 0) / train.length) || 1);
+  const z = (i: number, j: number) => (x[i * d + j] - mean[j]) / scale[j];
+  const yMean = train.reduce((s, i) => s + ys[0][i], 0) / train.length;
+  const a = new Float64Array(d * d);
+  const b = new Float64Array(d);
+  for (const i of train) {
+    for (let j = 0; j < d; j++) {
+      b[j] += z(i, j) * (ys[0][i] - yMean);
+      for (let k = 0; k < d; k++) a[j * d + k] += z(i, j) * z(i, k);
+    }
+  }
+  for (let j = 0; j < d; j++) a[j * d + j] += lambda;
+  const w = choleskySolve(a, b, d);
+  for (let i = 0; i < n; i++) {
+    if (foldOfGroup(groups[i]) !== 0) continue;
+    const direct = yMean + w.reduce((s, wj, j) => s + wj * z(i, j), 0);
+    assert.ok(Math.abs(fixed.predictions[i] - direct) < 1e-8, `row ${i}: ${fixed.predictions[i]} against ${direct}`);
+  }
+  assert.throws(() => ridgeProbes(x, d, [ys[0].slice(1)], groups), /599 target values for 600 rows/);
 });
