@@ -39,6 +39,17 @@ export interface BestLatentResult {
   source?: LatentSource;
 }
 
+/**
+ * A linear probe's out-of-fold correlation with one target at one block: how much
+ * of the target the whole residual stream carries, beside what one latent does
+ * (cross-validated ridge, folds by experiment; see probe.ts).
+ */
+export interface ProbeReading {
+  target: string;
+  block: number;
+  r: number;
+}
+
 export interface InterventionResult {
   /** e.g. 'none', 'reconstruction', 'lesion', 'control', 'scale-10'. */
   condition: string;
@@ -52,6 +63,8 @@ export interface TaskResult {
   /** The best latent per target and block (and source). */
   bestLatents: BestLatentResult[];
   interventions: InterventionResult[];
+  /** Linear probes of the residual stream, per target and block (absent from results written before probes were run). */
+  probes?: ProbeReading[];
   /** The paper's figures for this task (see {@link PAPER_NUMBERS}). */
   paper: Record<string, Figure>;
   /**
@@ -139,6 +152,23 @@ export function maxRFigure(bestLatents: readonly BestLatentResult[], family: str
   return best && { value: best.r, block: best.block, note: `${SOURCE_UNIT[source]} ${best.latent}, ${best.target}` };
 }
 
+/**
+ * Per target family of the probes, `probe.<family>`: the largest out-of-fold r over
+ * blocks and the family's targets (for a family of many columns, such as the SR's,
+ * its best column).
+ */
+export function probeFigures(probes: readonly ProbeReading[]): Record<string, Figure> {
+  const best = new Map<string, ProbeReading>();
+  for (const p of probes) {
+    const family = targetFamily(p.target);
+    const now = best.get(family);
+    if (Number.isFinite(p.r) && (now === undefined || p.r > now.r)) best.set(family, p);
+  }
+  return Object.fromEntries(
+    [...best].map(([family, p]) => [`probe.${family}`, { value: p.r, block: p.block, note: `linear probe of the residual stream, ${p.target}, out-of-fold r` }]),
+  );
+}
+
 /** What a best "latent" of each source is, as a figure's note names it. */
 const SOURCE_UNIT: Record<LatentSource, string> = { sae: 'latent', 'random-sae': 'random-SAE latent', residual: 'residual dimension' };
 
@@ -200,6 +230,15 @@ const TASK_SCHEMA = {
           ci95: interval,
         },
         required: ['condition', 'metric', 'value', 'ci95'],
+        additionalProperties: false,
+      },
+    },
+    probes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { target: { type: 'string', minLength: 1 }, block: { type: 'integer', minimum: 0 }, r: correlation },
+        required: ['target', 'block', 'r'],
         additionalProperties: false,
       },
     },

@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { correlate, prepareLatents } from '../analysis/correlate';
 import { randomSae, fireRates } from '../analysis/randomSae';
-import type { BestLatentResult } from '../analysis/results';
+import { ridgeProbes } from '../analysis/probe';
+import type { BestLatentResult, ProbeReading } from '../analysis/results';
 import { scanLatents, type LatentScan } from '../analysis/scan';
-import { gatherRows, selectTargets, type TargetTable } from '../analysis/targets';
+import { gatherRows, selectTargets, targetColumn, type TargetTable } from '../analysis/targets';
 import type { LanguageModel } from '../lm';
 import type { Estimate } from '../stats';
 import { ActivationStore, evaluateSae, saveSae, SaeSession, trainSaes, type Sae, type SaeEvaluation, type TrainOptions } from '../sae';
@@ -19,6 +20,8 @@ export interface BlockStudy {
   scan: LatentScan;
   randomScan: LatentScan;
   residualScan: LatentScan;
+  /** A linear probe of the residual stream for each of the targets asked for. */
+  probes: { target: string; r: number }[];
   /** FVU, L0 and dead fraction on every recorded row (the SAE's training data); CE loss recovered on the splice sequences. */
   evaluation: Pick<SaeEvaluation, 'mse' | 'fvu' | 'l0' | 'deadFraction' | 'ceLossRecovered'>;
 }
@@ -27,6 +30,8 @@ export interface BlockStudyOptions {
   sae: Partial<TrainOptions>;
   permutations: number;
   seed: number;
+  /** The target columns a linear probe of the residual stream is fitted to, per block (none when absent). */
+  probeTargets?: readonly string[];
   /** Where SAELens folders are written: <outDir>/<saeDir>/block-<L>. */
   outDir: string;
   saeDir: string;
@@ -75,13 +80,16 @@ export async function studyBlocks(storeDir: string, targets: TargetTable, o: Blo
       scan: scanLatents(acts, sae.dSae, targets, { permutations: o.permutations, seed: o.seed }, o.signal),
       randomScan: scanLatents(randomActs, sae.dSae, targets, { permutations: 0 }),
       residualScan: scanLatents(residual, store.dModel, targets, { permutations: 0 }),
+      probes: probeColumns(residual, store.dModel, targets, o.probeTargets ?? []),
       evaluation: { mse: evaluation.mse, fvu: evaluation.fvu, l0: evaluation.l0, deadFraction: evaluation.deadFraction, ceLossRecovered: evaluation.ceLossRecovered },
     };
     const td = study.scan.best.find((b) => b.target === 'tdError');
+    const tdProbe = study.probes.find((p) => p.target === 'tdError');
     const e = study.evaluation;
     o.log(
       `  block ${block}: FVU ${e.fvu.toFixed(3)}, L0 ${e.l0.toFixed(1)}, dead ${(100 * e.deadFraction).toFixed(1)}%, CE loss recovered ${e.ceLossRecovered?.toFixed(3)}` +
-        (td ? `; best TD-error latent ${td.latent}, r ${td.r.toFixed(3)}, p ${td.p}` : ''),
+        (td ? `; best TD-error latent ${td.latent}, r ${td.r.toFixed(3)}, p ${td.p}` : '') +
+        (tdProbe ? `; linear probe r ${tdProbe.r.toFixed(3)}` : ''),
     );
     studies.push(study);
   }
@@ -150,6 +158,22 @@ export function bestLatentResults(studies: readonly BlockStudy[]): BestLatentRes
         .map((b) => ({ target: b.target, block: s.block, latent: b.latent, r: b.r, p: b.p, spearman: b.spearman, source })),
     ),
   );
+}
+
+/**
+ * A linear probe of residual rows for each named target column (cross-validated
+ * ridge, folds by the table's experiments): what the block carries of each
+ * target, against which its best single latent is read.
+ */
+export function probeColumns(residual: Float32Array, dModel: number, table: TargetTable, names: readonly string[]): { target: string; r: number }[] {
+  if (names.length === 0) return [];
+  const fits = ridgeProbes(residual, dModel, names.map((name) => targetColumn(table, name)), table.groups);
+  return names.map((target, k) => ({ target, r: fits[k].r }));
+}
+
+/** Every block's probes, as results.json lists them. */
+export function probeReadings(studies: readonly { block: number; probes: readonly { target: string; r: number }[] }[]): ProbeReading[] {
+  return studies.flatMap((s) => s.probes.filter((p) => Number.isFinite(p.r)).map((p) => ({ target: p.target, block: s.block, r: p.r })));
 }
 
 /** An estimate as an intervention result's value and interval. */

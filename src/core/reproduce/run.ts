@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { fitModel } from '../agents/fit';
 import { Q_LEARNING } from '../agents/qLearning';
 import { discoverLatents, latentsFile, rankDiscovered, runId, writeLatents, type DiscoveredLatent, type RunInfo } from '../analysis/discovered';
-import { maxRFigure, PAPER_NUMBERS, RESULTS_FORMAT, RESULTS_VERSION, writeResults, type Figure, type Results, type TaskResult } from '../analysis/results';
+import { maxRFigure, PAPER_NUMBERS, probeFigures, RESULTS_FORMAT, RESULTS_VERSION, writeResults, type Figure, type Results, type TaskResult } from '../analysis/results';
 import { latentColumn } from '../analysis/scan';
 import { DETRENDED, graphTargets, gridTargets, targetColumn, targetFamily, type TargetTable } from '../analysis/targets';
 import { definedOnly } from '../config';
@@ -25,7 +25,7 @@ import { graphBatch, gridBatch, recordGraph, walkCeiling, type GraphRecord } fro
 import { mean, pairedDifference } from '../stats';
 import { latentsByCorrelation, type BlockStudy } from './blocks';
 import { writeFigure } from './figures';
-import { twoStepStudy, TWO_STEP_STUDY_DEFAULTS, type StageScan, type StudyContext, type TwoStepStudy } from './twoStep';
+import { PROBE_CONDITION, twoStepStudy, TWO_STEP_STUDY_DEFAULTS, type StageScan, type StudyContext, type TwoStepStudy } from './twoStep';
 import { condition, watchStudy, WATCH_STUDY_DEFAULTS, type WatchStudyOptions } from './watchStudy';
 
 export const REPRODUCIBLE_TASKS = TASK_KINDS;
@@ -141,7 +141,7 @@ async function gridTask(ctx: StudyContext, o: WatchStudyOptions): Promise<{ resu
   const records = gridBatch(batch);
   ctx.log('grid: fitting Q-learning to the agents\u2019 actions');
   const fit = fitModel(Q_LEARNING, { spec: gridSpec(records[0].env), experiments: records }, { restarts: 3, seed: o.seed });
-  const study = await watchStudy(ctx, 'grid', records.map((r) => r.transcript), (watched) => gridTargets(fit.latents, { rows: rowsOf(watched) }), 'tdError', o);
+  const study = await watchStudy(ctx, 'grid', records.map((r) => r.transcript), (watched) => gridTargets(fit.latents, { rows: rowsOf(watched) }), 'tdError', o, () => GRID_PROBED);
   ctx.log('grid: the model watches the same agents with shuffled rewards');
   const shuffled = condition('shuffled rewards', await watchTranscripts(ctx.model, gridBatch({ ...batch, rewards: 'shuffled' }).map((r) => r.transcript), {}, { signal: ctx.signal }));
   const clean = study.conditions[0];
@@ -162,7 +162,7 @@ async function gridTask(ctx: StudyContext, o: WatchStudyOptions): Promise<{ resu
       accuracyPerEpisodeChart(study.conditions.map((c) => ({ condition: c.condition, perEpisode: c.accuracyPerEpisode })), { title: `Grid world: next-action accuracy under interventions at block ${study.lesionBlock}`, chance: 0.25 }),
       ctx.outDir,
     ),
-    await writeFigure(dir, 'max-correlation-per-block', maxCorrelationChart(curveRows(study.blocks, { tdError: 'TD error', qChosen: 'Q-value', [`tdError${DETRENDED}`]: 'TD error less its mean at each step' }), { title: 'Grid world: best latent per block', smoothSigma: 0.5 }), ctx.outDir),
+    await writeFigure(dir, 'max-correlation-per-block', maxCorrelationChart(curveRows(study.blocks, { tdError: 'TD error', qChosen: 'Q-value', [`tdError${DETRENDED}`]: 'TD error less its mean at each step' }), { title: 'Grid world: best latent per block, and a linear probe', smoothSigma: 0.5 }), ctx.outDir),
     ...(await latentFigure(dir, ctx.outDir, study.blocks, study.targets, study.lesionBlock, 'tdError', 'TD error')),
   ];
   const trueMinusShuffled = pairedDifference(clean.accuracy, shuffled.accuracy);
@@ -178,7 +178,7 @@ async function gridTask(ctx: StudyContext, o: WatchStudyOptions): Promise<{ resu
     const figure = maxRFigure(study.bestLatents, target);
     if (figure) ours[`maxR.${target}`] = { ...figure, note: `${figure.note}; less its mean over the experiments at the same step, so no clock can follow it` };
   }
-  return { result: { bestLatents: study.bestLatents, interventions, paper: { ...PAPER_NUMBERS.grid }, ours, figures }, blocks: study.blocks };
+  return { result: { bestLatents: study.bestLatents, interventions, probes: study.probes, paper: { ...PAPER_NUMBERS.grid }, ours: { ...ours, ...probeFigures(study.probes) }, figures }, blocks: study.blocks };
 }
 
 /** The walks the graph study watches; with 'fixed' names, every walk has the words the seed draws for a graph. */
@@ -201,6 +201,7 @@ async function graphTask(ctx: StudyContext, o: WatchStudyOptions, names: GraphNa
     (watched) => graphTargets(records.map((r) => r.latents), { rows: rowsOf(watched), transitionMatrix }),
     'srTd',
     o,
+    (targets) => targets.names.filter((name) => GRAPH_PROBED.includes(targetFamily(name))),
   );
   const n = graph.size;
   const sums = Array.from({ length: n }, () => new Float64Array(n));
@@ -223,14 +224,17 @@ async function graphTask(ctx: StudyContext, o: WatchStudyOptions, names: GraphNa
     surprise: 'surprise',
     node: 'current node (control)',
   };
+  // Per block and family: the best latent over the family's columns, and the best column's linear probe.
   const srRows = study.blocks.flatMap((b) =>
-    Object.entries(families).flatMap(([family, label]) => {
-      const rs = b.scan.best.filter((x) => targetFamily(x.target) === family && Number.isFinite(x.r)).map((x) => Math.abs(x.r));
-      return rs.length === 0 ? [] : [{ block: b.block, target: label, r: Math.max(...rs) }];
-    }),
+    Object.entries(families).flatMap(([family, label]) =>
+      [
+        { condition: 'best latent', rs: b.scan.best.filter((x) => targetFamily(x.target) === family && Number.isFinite(x.r)).map((x) => Math.abs(x.r)) },
+        { condition: PROBE_CONDITION, rs: b.probes.filter((x) => targetFamily(x.target) === family && Number.isFinite(x.r)).map((x) => Math.abs(x.r)) },
+      ].flatMap(({ condition, rs }) => (rs.length === 0 ? [] : [{ block: b.block, target: label, condition, r: Math.max(...rs) }])),
+    ),
   );
   const figures = [
-    await writeFigure(dir, 'sr-correlation-per-block', srCorrelationChart(srRows, { title: 'Community graph: best latent per block', smoothSigma: 0.5 }), ctx.outDir),
+    await writeFigure(dir, 'sr-correlation-per-block', srCorrelationChart(srRows, { title: 'Community graph: best latent per block, and a linear probe', smoothSigma: 0.5 }), ctx.outDir),
     await writeFigure(
       dir,
       'next-node-distribution',
@@ -261,18 +265,33 @@ async function graphTask(ctx: StudyContext, o: WatchStudyOptions, names: GraphNa
     const figure = maxRFigure(study.bestLatents, family);
     if (figure) ours[`maxR.${family}`] = { ...figure, note: `${figure.note}; ${note}` };
   }
-  return { result: { bestLatents: study.bestLatents, interventions: study.interventions, paper: { ...PAPER_NUMBERS.graph }, ours, figures }, blocks: study.blocks };
+  return {
+    result: { bestLatents: study.bestLatents, interventions: study.interventions, probes: study.probes, paper: { ...PAPER_NUMBERS.graph }, ours: { ...ours, ...probeFigures(study.probes) }, figures },
+    blocks: study.blocks,
+  };
 }
 
 function rowsOf(watched: readonly WatchedTranscript[]): (number | null)[][] {
   return watched.map((w) => w.predictions.map((p) => p.row));
 }
 
+/** Each block's best latent per plotted target ('none'), and its linear probe. */
 function curveRows(blocks: readonly BlockStudy[], plotted: Record<string, string>): { condition: string; target: string; block: number; r: number }[] {
   return blocks.flatMap((b) =>
-    b.scan.best.filter((x) => x.target in plotted && Number.isFinite(x.r)).map((x) => ({ condition: 'none', target: plotted[x.target], block: b.block, r: Math.abs(x.r) })),
+    [
+      ...b.scan.best.map((x) => ({ condition: 'none', target: x.target, r: Math.abs(x.r) })),
+      ...b.probes.map((x) => ({ condition: PROBE_CONDITION, target: x.target, r: Math.abs(x.r) })),
+    ]
+      .filter((x) => x.target in plotted && Number.isFinite(x.r))
+      .map((x) => ({ ...x, target: plotted[x.target], block: b.block })),
   );
 }
+
+/** The graph's target families whose every column a linear probe of each block is fitted to. */
+const GRAPH_PROBED = ['sr', 'srOff', 'srTd', 'node'];
+
+/** The grid targets a linear probe of each block is fitted to. */
+const GRID_PROBED = ['tdError', 'qChosen', `tdError${DETRENDED}`, `qChosen${DETRENDED}`];
 
 async function latentFigure(dir: string, outDir: string, blocks: readonly BlockStudy[], targets: TargetTable, block: number, target: string, label: string): Promise<string[]> {
   const study = blocks.find((b) => b.block === block)!;
@@ -307,8 +326,8 @@ async function twoStepResult(s: TwoStepStudy, outDir: string): Promise<TaskResul
       ),
       outDir,
     ),
-    await writeFigure(dir, 'max-correlation-per-block', maxCorrelationChart(s.curves, { title: 'Two-step task: best latent per block', smoothSigma: 0.5 }), outDir),
+    await writeFigure(dir, 'max-correlation-per-block', maxCorrelationChart(s.curves, { title: 'Two-step task: best latent per block, and a linear probe', smoothSigma: 0.5 }), outDir),
   ];
   figures.push(...(await latentFigure(dir, outDir, s.blocks, s.targets, s.lesionBlock, 'tdError', 'TD error')));
-  return { bestLatents: s.bestLatents, interventions: s.interventions, paper: { ...PAPER_NUMBERS['two-step'] }, ours: s.ours, figures };
+  return { bestLatents: s.bestLatents, interventions: s.interventions, probes: s.probes, paper: { ...PAPER_NUMBERS['two-step'] }, ours: { ...s.ours, ...probeFigures(s.probes) }, figures };
 }

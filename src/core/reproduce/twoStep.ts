@@ -6,14 +6,14 @@ import { fitModel } from '../agents/fit';
 import { MYOPIC_Q_LEARNING, Q_LEARNING } from '../agents/qLearning';
 import { REPETITION } from '../agents/repetition';
 import { saeDelta, type Edit } from '../analysis/interventions';
-import { maxRFigure, type BestLatentResult, type Figure, type InterventionResult } from '../analysis/results';
+import { maxRFigure, type BestLatentResult, type Figure, type InterventionResult, type ProbeReading } from '../analysis/results';
 import { scanLatents, type LatentScan } from '../analysis/scan';
 import { DETRENDED, FIRST_STAGE, firstStageTargets, gatherRows, REWARD_TOKEN, rewardTokenTargets, twoStepTargets, type TargetTable } from '../analysis/targets';
 import { expectedReward, TWO_STEP_SPEC } from '../envs/twoStep';
 import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, type AnswerPolicy, type DeltaFn, type PlayOptions, type LanguageModel, type PlayedExperiment, type RecordedPositions } from '../lm';
 import { ActivationStore, SaeSession, type TrainOptions } from '../sae';
 import { estimate, mean, pairedDifference, type Estimate } from '../stats';
-import { asResult, bestLatentResults, describeLesionSets, latentsByCorrelation, lesionSets, studyBlocks, type BlockStudy } from './blocks';
+import { asResult, bestLatentResults, describeLesionSets, latentsByCorrelation, lesionSets, probeColumns, probeReadings, studyBlocks, type BlockStudy } from './blocks';
 
 export interface TwoStepStudyOptions {
   experiments: number;
@@ -96,6 +96,8 @@ export interface TwoStepStudy {
   /** Per block: the max |r| of a latent with each target family, clean and after the lesion. */
   curves: { condition: string; target: string; block: number; r: number }[];
   bestLatents: BestLatentResult[];
+  /** Linear probes of each block's residual stream at the decisions, the first-stage choices and the reward tokens. */
+  probes: ProbeReading[];
   interventions: InterventionResult[];
   ours: Record<string, Figure>;
 }
@@ -119,7 +121,19 @@ export interface StageScan {
   acts: Float32Array;
   scan: LatentScan;
   residualScan: LatentScan;
+  /** A linear probe of the residual stream at those rows, per target probed. */
+  probes: { target: string; r: number }[];
 }
+
+/** The targets a linear probe of each block is fitted to: at the decisions, at the first-stage choices alone and at the reward tokens. */
+const PROBED = {
+  pooled: ['tdError', `tdError${DETRENDED}`, 'qChosen', `qChosen${DETRENDED}`],
+  firstStage: ['tdError', 'qDiff', `tdError${DETRENDED}`, `qDiff${DETRENDED}`].map((t) => `${FIRST_STAGE}${t}`),
+  rewardTokens: ['tdError', 'reward', 'tdOff', `tdError${DETRENDED}`].map((t) => `${REWARD_TOKEN}${t}`),
+};
+
+/** The curves' label of the linear probes, beside the conditions' best latents. */
+export const PROBE_CONDITION = 'linear probe';
 
 const TARGETS_PLOTTED: Record<string, string> = {
   tdError: 'TD error',
@@ -164,6 +178,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     sae: o.sae,
     permutations: o.permutations,
     seed: o.seed,
+    probeTargets: PROBED.pooled,
     outDir: ctx.outDir,
     saeDir: join('saes', 'two-step'),
     modelName: ctx.modelName,
@@ -178,7 +193,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     const [td, q, tdD, qD] = [best('tdError'), best('qDiff'), best(`tdError${DETRENDED}`), best(`qDiff${DETRENDED}`)];
     log(
       `  block ${s.block}, first-stage choices: best TD-error latent ${td?.latent}, r ${td?.r.toFixed(3)}; best Q-difference latent ${q?.latent}, r ${q?.r.toFixed(3)}, p ${q?.p?.toPrecision(2)}; ` +
-        `less their means at each trip: TD ${tdD?.latent}, r ${tdD?.r.toFixed(3)}, p ${tdD?.p?.toPrecision(2)}; Q difference ${qD?.latent}, r ${qD?.r.toFixed(3)}`,
+        `less their means at each trip: TD ${tdD?.latent}, r ${tdD?.r.toFixed(3)}, p ${tdD?.p?.toPrecision(2)}; Q difference ${qD?.latent}, r ${qD?.r.toFixed(3)}; ${probeLine(s.probes, FIRST_STAGE)}`,
     );
   }
   for (const s of rewardScans) {
@@ -186,13 +201,13 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     const [td, reward, off, offResidual] = [best(s.scan, 'tdError'), best(s.scan, 'reward'), best(s.scan, 'tdOff'), best(s.residualScan, 'tdOff')];
     log(
       `  block ${s.block}, reward tokens: best TD-error latent ${td?.latent}, r ${td?.r.toFixed(3)}, p ${td?.p?.toPrecision(2)}; best reward latent r ${reward?.r.toFixed(3)}; ` +
-        `beyond the reward: latent ${off?.latent}, r ${off?.r.toFixed(3)}, p ${off?.p?.toPrecision(2)}, residual dimension r ${offResidual?.r.toFixed(3)}`,
+        `beyond the reward: latent ${off?.latent}, r ${off?.r.toFixed(3)}, p ${off?.p?.toPrecision(2)}, residual dimension r ${offResidual?.r.toFixed(3)}; ${probeLine(s.probes, REWARD_TOKEN)}`,
     );
   }
 
   for (const s of studies) {
     const b = s.scan.best.find((x) => x.target === `tdError${DETRENDED}`);
-    log(`  block ${s.block}: best latent for the TD error less its mean at each point of the task: ${b?.latent}, r ${b?.r.toFixed(3)}, p ${b?.p?.toPrecision(2)}`);
+    log(`  block ${s.block}: best latent for the TD error less its mean at each point of the task: ${b?.latent}, r ${b?.r.toFixed(3)}, p ${b?.p?.toPrecision(2)}; ${probeLine(s.probes, '')}`);
   }
 
   const lesionStudy = strongest(studies, 'tdError');
@@ -234,6 +249,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   const curves = [
     ...curvesOf('none', studies.map((s) => ({ block: s.block, best: s.scan.best }))),
     ...curvesOf('none', [...stageScans, ...rewardScans].map((s) => ({ block: s.block, best: s.scan.best }))),
+    ...curvesOf(PROBE_CONDITION, [...studies, ...stageScans, ...rewardScans].map((s) => ({ block: s.block, best: s.probes }))),
   ];
   const sessions = new Map<number, SaeSession>();
   for (const [condition, study, edit] of edits) {
@@ -268,6 +284,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     );
   }
   const bestLatents = [...bestLatentResults(studies), ...stageLatentResults(stageScans), ...stageLatentResults(rewardScans)];
+  const probes = probeReadings([...studies, ...stageScans, ...rewardScans]);
   const bestTd = lesionStudy.scan.best.find((b) => b.target === 'tdError')!;
   // Each condition's block is that of its edit; the clean run is reported at the TD lesion's.
   const editBlocks = new Map(edits.map(([condition, study]) => [condition, study.block]));
@@ -329,6 +346,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     conditions,
     curves,
     bestLatents,
+    probes,
     interventions,
     ours,
   };
@@ -418,24 +436,39 @@ async function rowScans(
   const rewardScans: StageScan[] = [];
   for (const s of studies) {
     const all = await store.readAll(s.block);
-    stageScans.push(stageScan(s, gatherRows(s.acts, s.sae.dSae, subset), gatherRows(all, store.dModel, firstStage.rows!), store.dModel, firstStage, o, signal));
+    stageScans.push(stageScan(s, gatherRows(s.acts, s.sae.dSae, subset), gatherRows(all, store.dModel, firstStage.rows!), store.dModel, firstStage, PROBED.firstStage, o, signal));
     const residual = gatherRows(all, store.dModel, rewardTokens.rows!);
     const session = SaeSession.create(s.sae);
     const acts = await session.encode(residual);
     await session.release();
-    rewardScans.push(stageScan(s, acts, residual, store.dModel, rewardTokens, o, signal));
+    rewardScans.push(stageScan(s, acts, residual, store.dModel, rewardTokens, PROBED.rewardTokens, o, signal));
   }
   return { stageScans, rewardScans };
 }
 
-/** A block's scans at some rows: its SAE's latents there, with the permutation null, and the residual dimensions. */
-function stageScan(s: BlockStudy, acts: Float32Array, residual: Float32Array, dModel: number, table: TargetTable, o: TwoStepStudyOptions, signal?: AbortSignal): StageScan {
+/** A block's scans at some rows: its SAE's latents there, with the permutation null, the residual dimensions, and linear probes of the targets named. */
+function stageScan(
+  s: BlockStudy,
+  acts: Float32Array,
+  residual: Float32Array,
+  dModel: number,
+  table: TargetTable,
+  probed: readonly string[],
+  o: TwoStepStudyOptions,
+  signal?: AbortSignal,
+): StageScan {
   return {
     block: s.block,
     acts,
     scan: scanLatents(acts, s.sae.dSae, table, { permutations: o.permutations, seed: o.seed }, signal),
     residualScan: scanLatents(residual, dModel, table, { permutations: 0 }),
+    probes: probeColumns(residual, dModel, table, probed),
   };
+}
+
+/** The log's account of some rows' probes: each target's out-of-fold r, its prefix left off. */
+function probeLine(probes: readonly { target: string; r: number }[], prefix: string): string {
+  return `linear probe: ${probes.map((p) => `${p.target.slice(prefix.length)} ${p.r.toFixed(3)}`).join(', ')}`;
 }
 
 /** Where each row of a table restricted to some of the pooled table's store rows sits in the pooled table. */

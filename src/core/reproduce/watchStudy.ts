@@ -1,13 +1,13 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { saeDelta, type Edit } from '../analysis/interventions';
-import type { BestLatentResult, InterventionResult } from '../analysis/results';
+import type { BestLatentResult, InterventionResult, ProbeReading } from '../analysis/results';
 import { targetFamily, type TargetTable } from '../analysis/targets';
 import { ResidualRecorder, watchTranscripts, type DeltaFn, type WatchedTranscript } from '../lm';
 import type { Transcript } from '../prompts/transcript';
 import { SaeSession, type TrainOptions } from '../sae';
 import { estimate, mean, pairedDifference, type Estimate } from '../stats';
-import { asResult, bestLatentResults, describeLesionSets, lesionSets, studyBlocks, type BlockStudy } from './blocks';
+import { asResult, bestLatentResults, describeLesionSets, lesionSets, probeReadings, studyBlocks, type BlockStudy } from './blocks';
 import { spliceSequences, type StudyContext } from './twoStep';
 
 /** Options of the tasks the model watches (grid agents, graph walks). */
@@ -54,6 +54,8 @@ export interface WatchStudy {
   control: { latent: number; r: number }[];
   conditions: WatchCondition[];
   bestLatents: BestLatentResult[];
+  /** Linear probes of each block's residual stream at the answer points. */
+  probes: ProbeReading[];
   interventions: InterventionResult[];
 }
 
@@ -72,6 +74,8 @@ export async function watchStudy(
   /** The target family whose best-tracking latents are lesioned (its column with the highest |r| is used). */
   lesionFamily: string,
   o: WatchStudyOptions,
+  /** The target columns a linear probe of each block is fitted to. */
+  probeTargets: (targets: TargetTable) => readonly string[] = () => [],
 ): Promise<WatchStudy> {
   const { model, log } = ctx;
   const blocks = model.info.blocks.map((_, i) => i);
@@ -86,6 +90,7 @@ export async function watchStudy(
     sae: o.sae,
     permutations: o.permutations,
     seed: o.seed,
+    probeTargets: probeTargets(targets),
     outDir: ctx.outDir,
     saeDir: join('saes', task),
     modelName: ctx.modelName,
@@ -127,7 +132,7 @@ export async function watchStudy(
     { condition: 'lesion-minus-control', metric: 'log-prob', ...asResult(pairedDifference(lesionOutcome.logProb, controlOutcome.logProb)) },
   );
   const bestLatents = bestLatentResults(studies);
-  return { blocks: studies, targets, lesionBlock: lesionStudy.block, lesionTarget, lesioned, control, conditions, bestLatents, interventions };
+  return { blocks: studies, targets, lesionBlock: lesionStudy.block, lesionTarget, lesioned, control, conditions, bestLatents, probes: probeReadings(studies), interventions };
 }
 
 export function condition(name: string, watched: WatchedTranscript[]): WatchCondition {

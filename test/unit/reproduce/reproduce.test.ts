@@ -80,6 +80,28 @@ test('reproduce runs every task end to end and writes files that read back', asy
   const panels = [...new Set(curves.map((c) => c.target))];
   assert.deepEqual(panels, ['TD error', 'Q-value', 'TD error less its mean at each trip', 'TD error, first stage', 'Q difference, first stage', 'TD error, reward token', 'TD beyond reward, reward token']);
   for (const panel of panels) assert.ok(curves.some((c) => c.target === panel && c.condition === 'lesion'), panel);
+  // Every block has a linear probe of its residual stream beside its best latent, at the same rows, and the best over blocks is a figure.
+  const blocks = model.info.blocks.map((_, i) => i);
+  const probed: Record<string, string[]> = {
+    'two-step': ['tdError', 'tdErrorDetrended', 'qChosen', 'firstStage.qDiff', 'firstStage.tdErrorDetrended', 'rewardToken.tdOff', 'rewardToken.reward'],
+    grid: ['tdError', 'qChosen', 'tdErrorDetrended'],
+    graph: ['srOff[0]', 'srTd[3]', 'sr[1]', 'node[2]'],
+  };
+  for (const [task, targets] of Object.entries(probed)) {
+    const probes = read.tasks[task as 'grid']!.probes!;
+    for (const target of targets) {
+      const found = probes.filter((p) => p.target === target);
+      assert.deepEqual(found.map((p) => p.block), blocks, `${task} ${target}`);
+      for (const p of found) assert.ok(Math.abs(p.r) <= 1, `${task} ${target}`);
+    }
+    const family = targets[0].replace(/\[\d+\]$/, '');
+    const best = Math.max(...probes.filter((p) => p.target.replace(/\[\d+\]$/, '') === family).map((p) => p.r));
+    assert.equal(read.tasks[task as 'grid']!.ours[`probe.${family}`].value, best, task);
+  }
+  for (const panel of ['TD error', 'Q difference, first stage', 'TD beyond reward, reward token']) assert.ok(curves.some((c) => c.target === panel && c.condition === 'linear probe'), panel);
+  const srCurves = JSON.parse(readFileSync(join(out, 'figures', 'graph', 'sr-correlation-per-block.vl.json'), 'utf8')).data.values as { condition: string; target: string }[];
+  assert.deepEqual([...new Set(srCurves.map((c) => c.condition))].sort(), ['best latent', 'linear probe']);
+  assert.ok(lines.some((l) => l.includes('linear probe')));
   // Grid and graph report the mean log-probability of the answers beside accuracy; the paired difference is the difference of the means.
   for (const task of ['grid', 'graph'] as const) {
     const rows = read.tasks[task]!.interventions;
