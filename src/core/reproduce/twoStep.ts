@@ -210,27 +210,24 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     log(`  block ${s.block}: best latent for the TD error less its mean at each point of the task: ${b?.latent}, r ${b?.r.toFixed(3)}, p ${b?.p?.toPrecision(2)}; ${probeLine(s.probes, '')}`);
   }
 
-  const lesionStudy = strongest(studies, 'tdError');
-  const { lesioned, control } = lesionSets(lesionStudy, targets, 'tdError', o.lesionLatents);
-  log(`two-step: lesion block ${lesionStudy.block}, TD-error latents: ${describeLesionSets({ lesioned, control })}`);
+  const lesionAt = (scans: readonly { block: number; acts: Float32Array; scan: LatentScan }[], table: TargetTable, target: string, name: string, what: string) => {
+    const scan = strongest(scans, target);
+    const study = studies.find((s) => s.block === scan.block)!;
+    const sets = lesionSets({ ...study, acts: scan.acts }, table, target, o.lesionLatents);
+    log(`two-step: ${name} block ${study.block}, ${what}: ${describeLesionSets(sets)}`);
+    return { study, ...sets };
+  };
+  const { study: lesionStudy, lesioned, control } = lesionAt(studies, targets, 'tdError', 'lesion', 'TD-error latents');
   // How much of each lesioned latent's correlation is the drift of the TD error over the task.
   const detrendedR = new Map(latentsByCorrelation(lesionStudy, targets, `tdError${DETRENDED}`).map((l) => [l.latent, l.r]));
   const lesionedDetrended = lesioned.map((l) => detrendedR.get(l.latent) ?? 0);
   log(`  the same latents\u2019 r with the TD error less its mean at each point of the task: ${lesionedDetrended.map((r) => r.toFixed(3)).join(', ')}`);
   // The detrended lesion: the latents that track the TD error beyond its drift over the task, which no clock can follow.
-  const detrendedStudy = strongest(studies, `tdError${DETRENDED}`);
-  const detrended = lesionSets(detrendedStudy, targets, `tdError${DETRENDED}`, o.lesionLatents);
-  log(`two-step: detrended lesion block ${detrendedStudy.block}, latents of the TD error less its mean at each point of the task: ${describeLesionSets(detrended)}`);
+  const detrended = lesionAt(studies, targets, `tdError${DETRENDED}`, 'detrended lesion', 'latents of the TD error less its mean at each point of the task');
   // The value lesion: the latents that track the first-stage Q difference, where the choice that earns reward is made.
-  const valueScan = strongest(stageScans, `${FIRST_STAGE}qDiff`);
-  const valueStudy = studies.find((s) => s.block === valueScan.block)!;
-  const value = lesionSets({ ...valueStudy, acts: valueScan.acts }, firstStage, `${FIRST_STAGE}qDiff`, o.lesionLatents);
-  log(`two-step: value lesion block ${valueStudy.block}, first-stage Q-difference latents: ${describeLesionSets(value)}`);
+  const value = lesionAt(stageScans, firstStage, `${FIRST_STAGE}qDiff`, 'value lesion', 'first-stage Q-difference latents');
   // The reward-token lesion: the latents that track the TD error where the model reads each reward.
-  const rewardScan = strongest(rewardScans, `${REWARD_TOKEN}tdError`);
-  const rewardStudy = studies.find((s) => s.block === rewardScan.block)!;
-  const reward = lesionSets({ ...rewardStudy, acts: rewardScan.acts }, rewardTokens, `${REWARD_TOKEN}tdError`, o.lesionLatents);
-  log(`two-step: reward-token lesion block ${rewardStudy.block}, reward-token TD-error latents: ${describeLesionSets(reward)}`);
+  const reward = lesionAt(rewardScans, rewardTokens, `${REWARD_TOKEN}tdError`, 'reward-token lesion', 'reward-token TD-error latents');
 
   const ablate = (latents: readonly { latent: number }[]): Edit => ({ kind: 'latents', latents: latents.map((l) => l.latent), op: { kind: 'ablate' } });
   const edits: [string, BlockStudy, Edit][] = [
@@ -238,12 +235,12 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     ['lesion', lesionStudy, ablate(lesioned)],
     ['control', lesionStudy, ablate(control)],
     [`scale${o.scaleFactor}`, lesionStudy, { kind: 'latents', latents: lesioned.map((l) => l.latent), op: { kind: 'scale', factor: o.scaleFactor } }],
-    ['value-lesion', valueStudy, ablate(value.lesioned)],
-    ['value-control', valueStudy, ablate(value.control)],
-    ['reward-token-lesion', rewardStudy, ablate(reward.lesioned)],
-    ['reward-token-control', rewardStudy, ablate(reward.control)],
-    ['detrended-lesion', detrendedStudy, ablate(detrended.lesioned)],
-    ['detrended-control', detrendedStudy, ablate(detrended.control)],
+    ['value-lesion', value.study, ablate(value.lesioned)],
+    ['value-control', value.study, ablate(value.control)],
+    ['reward-token-lesion', reward.study, ablate(reward.lesioned)],
+    ['reward-token-control', reward.study, ablate(reward.control)],
+    ['detrended-lesion', detrended.study, ablate(detrended.lesioned)],
+    ['detrended-control', detrended.study, ablate(detrended.control)],
   ];
   const conditions: ConditionOutcome[] = [clean];
   const curves = [
@@ -332,15 +329,15 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     lesionBlock: lesionStudy.block,
     lesioned,
     control,
-    valueBlock: valueStudy.block,
+    valueBlock: value.study.block,
     valueLesioned: value.lesioned,
     valueControl: value.control,
     rewardScans,
     rewardTokens,
-    rewardBlock: rewardStudy.block,
+    rewardBlock: reward.study.block,
     rewardLesioned: reward.lesioned,
     rewardControl: reward.control,
-    detrendedBlock: detrendedStudy.block,
+    detrendedBlock: detrended.study.block,
     detrendedLesioned: detrended.lesioned,
     detrendedControl: detrended.control,
     conditions,
