@@ -61,3 +61,35 @@ function edited(value: number, op: LatentOp): number {
       return value * op.factor;
   }
 }
+
+/**
+ * A direction's reading held at a constant: at the chosen positions x becomes
+ *
+ *     x' = x - ((x - c) . w) w / |w|^2,
+ *
+ * the least change after which (x' - c) . w = 0. With w a linear probe's weights
+ * and c the mean of the rows it was fitted on, the probe then reads its intercept
+ * (the target's mean) everywhere: what it read is removed, and nothing orthogonal
+ * to w moves. No SAE is involved, so there is no error term to keep.
+ */
+export function directionDelta(direction: { weights: ArrayLike<number>; center: ArrayLike<number> }, at: SplicePositions): DeltaFn {
+  const { weights, center } = direction;
+  const d = weights.length;
+  if (center.length !== d) throw new RangeError(`direction: ${d} weights but a center of width ${center.length}`);
+  let norm2 = 0;
+  for (let j = 0; j < d; j++) norm2 += weights[j] * weights[j];
+  if (!(norm2 > 0)) throw new RangeError('direction: the weights are all zero, so there is no direction to hold');
+  return (r: BlockResidual) => {
+    if (r.dModel !== d) throw new RangeError(`block ${r.block}: the residual has width ${r.dModel}, the direction ${d}`);
+    const rows = splicedRows(r, at);
+    if (rows.length === 0) return null;
+    const delta = new Float32Array(r.data.length);
+    for (const row of rows) {
+      let reading = 0;
+      for (let j = 0; j < d; j++) reading += (r.data[row * d + j] - center[j]) * weights[j];
+      const k = reading / norm2;
+      for (let j = 0; j < d; j++) delta[row * d + j] = -k * weights[j];
+    }
+    return delta;
+  };
+}

@@ -59,6 +59,23 @@ export function ridgeProbes(x: Float32Array, d: number, ys: readonly ArrayLike<n
   return ys.map((y, t) => ({ r: pearson(predictions[t], y), predictions: predictions[t], lambdas: chosen[t] }));
 }
 
+/** A ridge probe fitted to all rows at one penalty, as a direction of the raw residual stream. */
+export interface ProbeDirection {
+  /** w in the raw coordinates: the probe reads intercept + (x - center) . w. */
+  weights: Float64Array;
+  /** The mean of the rows it was fitted on. */
+  center: Float64Array;
+  intercept: number;
+}
+
+/** The ridge probe of y on all rows at one penalty (on standardised features, as {@link ridgeProbe} fits), in raw coordinates. */
+export function ridgeDirection(x: Float32Array, d: number, y: ArrayLike<number>, lambda: number): ProbeDirection {
+  const n = y.length;
+  if (x.length !== n * d) throw new RangeError(`probe: ${x.length} values are not ${n} rows of width ${d}`);
+  const [model] = fitRidge(foldSums(x, d, [y], new Int32Array(n), 1)[0], lambda, [0]);
+  return { weights: Float64Array.from(model.weights, (w, j) => w / model.scale[j]), center: model.mean, intercept: model.intercept };
+}
+
 /** A probe fitted separately to each kind of row, scored on all rows together. */
 export interface KindProbeResult {
   /** Pearson r of all rows' out-of-fold predictions with the target. */

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { saeDelta } from '../../../src/core/analysis/interventions';
+import { directionDelta, saeDelta } from '../../../src/core/analysis/interventions';
 import { playTwoStep, type LanguageModel } from '../../../src/core/lm';
 import { memorySource, SaeSession, trainSae, type Sae } from '../../../src/core/sae';
 import { twoStepBatch } from '../../../src/core/simulation';
@@ -68,4 +68,26 @@ test('the full-reconstruction splice puts the SAE reconstruction in place of the
   for (let i = 0; i < y.length; i++) assert.ok(Math.abs(y[i] - recon[i]) < 1e-4);
   // And it changes what the model predicts downstream (the logits are not the clean ones).
   assert.notDeepEqual(run.logits[0], clean.logits[0]);
+});
+
+test('holding a direction\'s reading removes x\'s component along it, and nothing else, at the positions asked for', async () => {
+  const clean = await model.forward([ids], { taps: [BLOCK] });
+  const x = clean.taps.get(BLOCK)![0];
+  const d = model.info.dModel;
+  const weights = Float64Array.from({ length: d }, (_, j) => Math.sin(j + 1));
+  const center = Float64Array.from({ length: d }, (_, j) => x[j] * 0.5);
+  const dot = (v: ArrayLike<number>, p: number) => Array.from(weights).reduce((s, w, j) => s + w * v[p * d + j], 0);
+  const norm2 = dot(weights, 0);
+  for (const at of ['all', 'last'] as const) {
+    const run = await model.forward([ids], { taps: [BLOCK], interventions: { [BLOCK]: directionDelta({ weights, center }, at) } });
+    const y = run.taps.get(BLOCK)![0];
+    for (let p = 0; p < ids.length; p++) {
+      const touched = at === 'all' || p === ids.length - 1;
+      // The change is k w with k = -((x - c) . w) / |w|^2: after it, (y - c) . w = 0.
+      const k = touched ? -(dot(x, p) - dot(center, 0)) / norm2 : 0;
+      for (let j = 0; j < d; j++) assert.ok(Math.abs(y[p * d + j] - (x[p * d + j] + k * weights[j])) < 1e-4, `${at}, position ${p}, dim ${j}`);
+      if (touched) assert.ok(Math.abs(dot(y, p) - dot(center, 0)) < 1e-3, `${at}, position ${p}: the reading is held`);
+    }
+  }
+  assert.throws(() => directionDelta({ weights: new Float64Array(d), center }, 'all'), /weights are all zero/);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { choleskySolve, ridgeProbe, ridgeProbeByKind, ridgeProbes } from '../../../src/core/analysis/probe';
+import { choleskySolve, ridgeDirection, ridgeProbe, ridgeProbeByKind, ridgeProbes } from '../../../src/core/analysis/probe';
 import { Rng } from '../../../src/core/random';
 
 test('cholesky solves a hand-checked system', () => {
@@ -95,6 +95,15 @@ test('probes of several targets give each target what a probe of it alone gives,
     if (foldOfGroup(groups[i]) !== 0) continue;
     const direct = yMean + w.reduce((s, wj, j) => s + wj * z(i, j), 0);
     assert.ok(Math.abs(fixed.predictions[i] - direct) < 1e-8, `row ${i}: ${fixed.predictions[i]} against ${direct}`);
+  }
+  // The same fit as a direction of the raw features: intercept + (x - center) . weights.
+  const xTrain = new Float32Array(train.length * d);
+  train.forEach((i, k) => xTrain.set(x.subarray(i * d, (i + 1) * d), k * d));
+  const direction = ridgeDirection(xTrain, d, train.map((i) => ys[0][i]), lambda);
+  for (let i = 0; i < n; i++) {
+    if (foldOfGroup(groups[i]) !== 0) continue;
+    const read = direction.intercept + direction.weights.reduce((s, wj, j) => s + wj * (x[i * d + j] - direction.center[j]), 0);
+    assert.ok(Math.abs(read - fixed.predictions[i]) < 1e-8, `row ${i}`);
   }
   assert.throws(() => ridgeProbes(x, d, [ys[0].slice(1)], groups), /599 target values for 600 rows/);
 });
