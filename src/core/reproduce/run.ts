@@ -313,7 +313,7 @@ async function twoStepResult(s: TwoStepStudy, outDir: string): Promise<TaskResul
       'return-per-episode',
       returnPerEpisodeChart(
         s.conditions.map((c) => ({ condition: c.condition, perEpisode: c.returnPerEpisode })),
-        { title: `Two-step task: expected return per episode (lesions at blocks ${s.lesionBlock} TD, ${s.valueBlock} value, ${s.rewardBlock} reward token, ${s.detrendedBlock} detrended TD)`, yTitle: 'Expected reward per episode', randomEpisodes: s.options.randomEpisodes, chance },
+        { title: `Two-step task: expected return per episode (lesions at blocks ${s.lesionBlock} TD, ${s.valueBlock} value, ${s.rewardBlock} reward token, ${s.detrendedBlock} detrended TD, ${s.probeLesion.block} TD probe)`, yTitle: 'Expected reward per episode', randomEpisodes: s.options.randomEpisodes, chance },
       ),
       outDir,
     ),

@@ -5,13 +5,15 @@ import { COPY_BEST } from '../agents/copyBest';
 import { fitModel } from '../agents/fit';
 import { MYOPIC_Q_LEARNING, Q_LEARNING } from '../agents/qLearning';
 import { REPETITION } from '../agents/repetition';
-import { saeDelta, type Edit } from '../analysis/interventions';
+import { directionDelta, saeDelta, type Edit } from '../analysis/interventions';
+import { ridgeDirection, ridgeProbe, type ProbeDirection } from '../analysis/probe';
 import { maxRFigure, type BestLatentResult, type Figure, type InterventionResult, type ProbeReading } from '../analysis/results';
 import { scanLatents, type LatentScan } from '../analysis/scan';
-import { DETRENDED, FIRST_STAGE, firstStageTargets, gatherRows, REWARD_TOKEN, rewardTokenTargets, twoStepTargets, type TargetTable } from '../analysis/targets';
+import { DETRENDED, FIRST_STAGE, firstStageTargets, gatherRows, REWARD_TOKEN, rewardTokenTargets, targetColumn, twoStepTargets, type TargetTable } from '../analysis/targets';
 import { expectedReward, TWO_STEP_SPEC } from '../envs/twoStep';
 import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, type AnswerPolicy, type DeltaFn, type PlayOptions, type LanguageModel, type PlayedExperiment, type RecordedPositions } from '../lm';
 import { ActivationStore, SaeSession, type TrainOptions } from '../sae';
+import { Rng } from '../random';
 import { estimate, mean, pairedDifference, type Estimate } from '../stats';
 import { asResult, bestLatentResults, describeLesionSets, latentsByCorrelation, lesionSets, probeColumns, probeReadings, studyBlocks, type BlockStudy } from './blocks';
 
@@ -92,6 +94,8 @@ export interface TwoStepStudy {
   detrendedBlock: number;
   detrendedLesioned: { latent: number; r: number }[];
   detrendedControl: { latent: number; r: number }[];
+  /** The probe lesion: the direction of the block whose linear probe reads the first-stage TD error less its mean per trip best, and its control direction. */
+  probeLesion: ProbeLesion;
   conditions: ConditionOutcome[];
   /** Per block: the max |r| of a latent with each target family, clean and after the lesion. */
   curves: { condition: string; target: string; block: number; r: number }[];
@@ -131,6 +135,28 @@ const PROBED = {
   firstStage: ['tdError', 'qDiff', `tdError${DETRENDED}`, `qDiff${DETRENDED}`].map((t) => `${FIRST_STAGE}${t}`),
   rewardTokens: ['tdError', 'reward', 'tdOff', `tdError${DETRENDED}`].map((t) => `${REWARD_TOKEN}${t}`),
 };
+
+/**
+ * The probe lesion's directions: the linear probe of {@link PROBE_LESION_TARGET}
+ * at its best block, and a random direction along which the first-stage rows vary
+ * as much (the closest of {@link CONTROL_DRAWS} draws), so that holding either
+ * moves the residual stream as far.
+ */
+export interface ProbeLesion {
+  block: number;
+  target: string;
+  /** The probe's out-of-fold r, and its penalty (the median of those its folds chose). */
+  r: number;
+  lambda: number;
+  probe: ProbeDirection;
+  control: { weights: Float64Array; center: Float64Array };
+  /** The sd of the first-stage rows' projection on each unit direction. */
+  sd: { probe: number; control: number };
+}
+
+/** The target of the probe lesion: what no single latent tracks, and a probe reads at r 0.55. */
+const PROBE_LESION_TARGET = `${FIRST_STAGE}tdError${DETRENDED}`;
+const CONTROL_DRAWS = 256;
 
 /** The curves' label of the linear probes, beside the conditions' best latents. */
 export const PROBE_CONDITION = 'linear probe';
@@ -229,8 +255,17 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   // The reward-token lesion: the latents that track the TD error where the model reads each reward.
   const reward = lesionAt(rewardScans, rewardTokens, `${REWARD_TOKEN}tdError`, 'reward-token lesion', 'reward-token TD-error latents');
 
+  // The probe lesion: what a linear probe reads of the TD error at the first-stage choices, held at its mean at every decision.
+  const probeLesion = await probeDirections(cleanStore, stageScans, firstStage, o.seed);
+  log(
+    `two-step: probe lesion block ${probeLesion.block}, the linear probe of ${probeLesion.target} (r ${probeLesion.r.toFixed(3)}, penalty ${probeLesion.lambda}), ` +
+      `held at its mean at each decision; control: a random direction (first-stage sd ${probeLesion.sd.control.toFixed(3)} against the probe's ${probeLesion.sd.probe.toFixed(3)})`,
+  );
+  const probeStudy = studies.find((s) => s.block === probeLesion.block)!;
+
   const ablate = (latents: readonly { latent: number }[]): Edit => ({ kind: 'latents', latents: latents.map((l) => l.latent), op: { kind: 'ablate' } });
-  const edits: [string, BlockStudy, Edit][] = [
+  const hold = (direction: { weights: Float64Array; center: Float64Array }): HeldDirection => ({ kind: 'direction', ...direction });
+  const edits: [string, BlockStudy, Edit | HeldDirection][] = [
     ['reconstruction', lesionStudy, { kind: 'reconstruct' }],
     ['lesion', lesionStudy, ablate(lesioned)],
     ['control', lesionStudy, ablate(control)],
@@ -241,6 +276,8 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     ['reward-token-control', reward.study, ablate(reward.control)],
     ['detrended-lesion', detrended.study, ablate(detrended.lesioned)],
     ['detrended-control', detrended.study, ablate(detrended.control)],
+    ['probe-lesion', probeStudy, hold(probeLesion.probe)],
+    ['probe-control', probeStudy, hold(probeLesion.control)],
   ];
   const conditions: ConditionOutcome[] = [clean];
   const curves = [
@@ -251,8 +288,15 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   const sessions = new Map<number, SaeSession>();
   for (const [condition, study, edit] of edits) {
     log(`two-step: replaying under '${condition}' at block ${study.block}`);
-    if (!sessions.has(study.block)) sessions.set(study.block, SaeSession.create(study.sae));
-    const interventions = { [study.block]: saeDelta(sessions.get(study.block)!, { block: study.block, edit, at: 'all' }) };
+    let delta: DeltaFn;
+    if (edit.kind === 'direction') {
+      // A probe's direction is read at the decisions, where it was fitted.
+      delta = directionDelta(edit, 'last');
+    } else {
+      if (!sessions.has(study.block)) sessions.set(study.block, SaeSession.create(study.sae));
+      delta = saeDelta(sessions.get(study.block)!, { block: study.block, edit, at: 'all' });
+    }
+    const interventions = { [study.block]: delta };
     if (condition === 'lesion') {
       const store = join(ctx.outDir, 'activations', 'two-step-lesion');
       const played = await playRecorded(ctx, store, blocks, play, interventions, 'every');
@@ -303,6 +347,11 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
         return figure ? [[`maxR.${target}`, figure]] : [];
       }),
     ),
+    'probeLesion.r': {
+      value: probeLesion.r,
+      block: probeLesion.block,
+      note: `the held probe's out-of-fold r with ${probeLesion.target}; the sd of the first-stage rows along it ${probeLesion.sd.probe.toFixed(3)}, along the control direction ${probeLesion.sd.control.toFixed(3)}`,
+    },
     ...Object.fromEntries(comparison.rows.map((r) => [`modelNll.${r.model}`, { value: r.nll }])),
     ...Object.fromEntries(
       conditions.flatMap((c) => [
@@ -340,6 +389,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     detrendedBlock: detrended.study.block,
     detrendedLesioned: detrended.lesioned,
     detrendedControl: detrended.control,
+    probeLesion,
     conditions,
     curves,
     bestLatents,
@@ -347,6 +397,49 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     interventions,
     ours,
   };
+}
+
+/** A direction of the residual stream whose reading is held at the center's (see {@link directionDelta}). */
+interface HeldDirection {
+  kind: 'direction';
+  weights: Float64Array;
+  center: Float64Array;
+}
+
+/**
+ * The probe lesion's directions: the block whose probe reads the target best, its
+ * probe refitted on all first-stage rows, and the random direction whose
+ * projection varies over those rows most nearly as much.
+ */
+async function probeDirections(storeDir: string, stageScans: readonly StageScan[], firstStage: TargetTable, seed: number): Promise<ProbeLesion> {
+  const target = PROBE_LESION_TARGET;
+  const r = (s: StageScan) => s.probes.find((p) => p.target === target)?.r ?? -Infinity;
+  const best = stageScans.reduce((a, b) => (r(b) > r(a) ? b : a));
+  const store = await ActivationStore.open(storeDir);
+  const d = store.dModel;
+  const x = gatherRows(await store.readAll(best.block), d, firstStage.rows!);
+  const y = targetColumn(firstStage, target);
+  const fit = ridgeProbe(x, d, y, firstStage.groups);
+  const lambda = [...fit.lambdas].sort((a, b) => a - b)[Math.floor(fit.lambdas.length / 2)];
+  const probe = ridgeDirection(x, d, y, lambda);
+  const sdAlong = (u: ArrayLike<number>) => {
+    const norm = Math.hypot(...Array.from(u));
+    const reads = Array.from({ length: y.length }, (_, i) => {
+      let v = 0;
+      for (let j = 0; j < d; j++) v += (x[i * d + j] - probe.center[j]) * u[j];
+      return v / norm;
+    });
+    return Math.sqrt(mean(reads.map((v) => v * v)));
+  };
+  const sdProbe = sdAlong(probe.weights);
+  const rng = Rng.fromSeed(seed);
+  let control = { weights: new Float64Array(d), sd: Infinity };
+  for (let k = 0; k < CONTROL_DRAWS; k++) {
+    const u = Float64Array.from({ length: d }, () => rng.normal());
+    const sd = sdAlong(u);
+    if (Math.abs(sd - sdProbe) < Math.abs(control.sd - sdProbe)) control = { weights: u, sd };
+  }
+  return { block: best.block, target, r: r(best), lambda, probe, control: { weights: control.weights, center: probe.center }, sd: { probe: sdProbe, control: control.sd } };
 }
 
 async function playRecorded(
