@@ -12,8 +12,8 @@ import { scanLatents, type LatentScan } from '../analysis/scan';
 import { DETRENDED, FIRST_STAGE, firstStageTargets, gatherRows, REWARD_TOKEN, rewardTokenTargets, targetColumn, twoStepTargets, type TargetTable } from '../analysis/targets';
 import { expectedReward, TWO_STEP_SPEC } from '../envs/twoStep';
 import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, type AnswerPolicy, type DeltaFn, type PlayOptions, type LanguageModel, type PlayedExperiment, type RecordedPositions } from '../lm';
-import { ActivationStore, SaeSession, type TrainOptions } from '../sae';
 import { Rng } from '../random';
+import { ActivationStore, SaeSession, type TrainOptions } from '../sae';
 import { estimate, mean, pairedDifference, type Estimate } from '../stats';
 import { asResult, bestLatentResults, describeLesionSets, latentsByCorrelation, lesionSets, probeColumns, probeReadings, studyBlocks, type BlockStudy } from './blocks';
 
@@ -154,7 +154,7 @@ export interface ProbeLesion {
   sd: { probe: number; control: number };
 }
 
-/** The target of the probe lesion: what no single latent tracks, and a probe reads at r 0.55. */
+/** The target of the probe lesion: on the default model no single latent tracks it, but a linear probe reads it. */
 const PROBE_LESION_TARGET = `${FIRST_STAGE}tdError${DETRENDED}`;
 const CONTROL_DRAWS = 256;
 
