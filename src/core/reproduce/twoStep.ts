@@ -6,7 +6,7 @@ import { fitModel } from '../agents/fit';
 import { MYOPIC_Q_LEARNING, Q_LEARNING } from '../agents/qLearning';
 import { REPETITION } from '../agents/repetition';
 import { directionDelta, saeDelta, type Edit } from '../analysis/interventions';
-import { ridgeDirection, ridgeProbe, type ProbeDirection } from '../analysis/probe';
+import { choleskySolve, ridgeDirection, ridgeProbe, type ProbeDirection } from '../analysis/probe';
 import { maxRFigure, type BestLatentResult, type Figure, type InterventionResult, type ProbeReading } from '../analysis/results';
 import { scanLatents, type LatentScan } from '../analysis/scan';
 import { DETRENDED, FIRST_STAGE, firstStageTargets, gatherRows, REWARD_TOKEN, rewardTokenTargets, targetColumn, twoStepTargets, type TargetTable } from '../analysis/targets';
@@ -139,8 +139,10 @@ const PROBED = {
 /**
  * The probe lesion's directions: the linear probe of {@link PROBE_LESION_TARGET}
  * at its best block, and a random direction along which the first-stage rows vary
- * as much (the closest of {@link CONTROL_DRAWS} draws), so that holding either
- * moves the residual stream as far.
+ * exactly as much, so that holding either moves the residual stream as far. (A
+ * probe's direction is a quiet one, with a small penalty nearly the least-varying
+ * mix of features that reads the target; a plain random direction varies several
+ * times as much.)
  */
 export interface ProbeLesion {
   block: number;
@@ -156,7 +158,6 @@ export interface ProbeLesion {
 
 /** The target of the probe lesion: on the default model no single latent tracks it, but a linear probe reads it. */
 const PROBE_LESION_TARGET = `${FIRST_STAGE}tdError${DETRENDED}`;
-const CONTROL_DRAWS = 256;
 
 /** The curves' label of the linear probes, beside the conditions' best latents. */
 export const PROBE_CONDITION = 'linear probe';
@@ -350,8 +351,10 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     'probeLesion.r': {
       value: probeLesion.r,
       block: probeLesion.block,
-      note: `the held probe's out-of-fold r with ${probeLesion.target}; the sd of the first-stage rows along it ${probeLesion.sd.probe.toFixed(3)}, along the control direction ${probeLesion.sd.control.toFixed(3)}`,
+      note: `the held probe's out-of-fold r with ${probeLesion.target}`,
     },
+    'probeLesion.sd.probe': { value: probeLesion.sd.probe, block: probeLesion.block, note: 'the sd of the first-stage rows along the probe' },
+    'probeLesion.sd.control': { value: probeLesion.sd.control, block: probeLesion.block, note: 'the sd of the first-stage rows along the control direction' },
     ...Object.fromEntries(comparison.rows.map((r) => [`modelNll.${r.model}`, { value: r.nll }])),
     ...Object.fromEntries(
       conditions.flatMap((c) => [
@@ -408,8 +411,8 @@ interface HeldDirection {
 
 /**
  * The probe lesion's directions: the block whose probe reads the target best, its
- * probe refitted on all first-stage rows, and the random direction whose
- * projection varies over those rows most nearly as much.
+ * probe refitted on all first-stage rows, and a random direction along which those
+ * rows vary as much.
  */
 async function probeDirections(storeDir: string, stageScans: readonly StageScan[], firstStage: TargetTable, seed: number): Promise<ProbeLesion> {
   const target = PROBE_LESION_TARGET;
@@ -422,24 +425,54 @@ async function probeDirections(storeDir: string, stageScans: readonly StageScan[
   const fit = ridgeProbe(x, d, y, firstStage.groups);
   const lambda = [...fit.lambdas].sort((a, b) => a - b)[Math.floor(fit.lambdas.length / 2)];
   const probe = ridgeDirection(x, d, y, lambda);
+  const cov = covariance(x, d, probe.center);
   const sdAlong = (u: ArrayLike<number>) => {
-    const norm = Math.hypot(...Array.from(u));
-    const reads = Array.from({ length: y.length }, (_, i) => {
-      let v = 0;
-      for (let j = 0; j < d; j++) v += (x[i * d + j] - probe.center[j]) * u[j];
-      return v / norm;
-    });
-    return Math.sqrt(mean(reads.map((v) => v * v)));
+    let quad = 0;
+    let norm = 0;
+    for (let j = 0; j < d; j++) {
+      norm += u[j] * u[j];
+      for (let k = 0; k < d; k++) quad += u[j] * cov[j * d + k] * u[k];
+    }
+    return Math.sqrt(quad / norm);
   };
   const sdProbe = sdAlong(probe.weights);
+  // The control: a random direction g bent towards the rows' quieter directions, (C + t I)^-1 g (C their covariance),
+  // with t chosen so that the rows vary along it as much as along the probe. As t grows it becomes g itself.
   const rng = Rng.fromSeed(seed);
-  let control = { weights: new Float64Array(d), sd: Infinity };
-  for (let k = 0; k < CONTROL_DRAWS; k++) {
-    const u = Float64Array.from({ length: d }, () => rng.normal());
-    const sd = sdAlong(u);
-    if (Math.abs(sd - sdProbe) < Math.abs(control.sd - sdProbe)) control = { weights: u, sd };
+  const g = Float64Array.from({ length: d }, () => rng.normal());
+  const trace = Array.from({ length: d }, (_, j) => cov[j * d + j]).reduce((a, b) => a + b, 0);
+  const bent = (t: number) => {
+    const a = Float64Array.from(cov);
+    for (let j = 0; j < d; j++) a[j * d + j] += t;
+    return choleskySolve(a, g, d);
+  };
+  let [lo, hi] = [Math.log(trace / d) - 20, Math.log(trace / d) + 20];
+  for (let k = 0; k < 60; k++) {
+    const mid = (lo + hi) / 2;
+    if (sdAlong(bent(Math.exp(mid))) < sdProbe) lo = mid;
+    else hi = mid;
   }
+  const weights = bent(Math.exp((lo + hi) / 2));
+  const control = { weights, sd: sdAlong(weights) };
   return { block: best.block, target, r: r(best), lambda, probe, control: { weights: control.weights, center: probe.center }, sd: { probe: sdProbe, control: control.sd } };
+}
+
+/** The covariance of rows of width d about a center, [d, d] row-major. */
+function covariance(x: Float32Array, d: number, center: ArrayLike<number>): Float64Array {
+  const n = x.length / d;
+  const cov = new Float64Array(d * d);
+  const row = new Float64Array(d);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < d; j++) row[j] = x[i * d + j] - center[j];
+    for (let j = 0; j < d; j++) for (let k = 0; k <= j; k++) cov[j * d + k] += row[j] * row[k];
+  }
+  for (let j = 0; j < d; j++) {
+    for (let k = 0; k <= j; k++) {
+      cov[j * d + k] /= n;
+      cov[k * d + j] = cov[j * d + k];
+    }
+  }
+  return cov;
 }
 
 async function playRecorded(

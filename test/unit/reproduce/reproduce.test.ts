@@ -78,6 +78,8 @@ test('reproduce runs every task end to end and writes files that read back', asy
   // The probe lesion: a linear probe's direction held at its mean at the decisions, against a random direction along which the rows vary as much.
   for (const metric of ['return', 'nll-per-experiment']) assert.ok(Number.isFinite(value('probe-lesion-minus-control', metric)), metric);
   assert.ok(Math.abs(twoStep.ours['probeLesion.r'].value) <= 1);
+  const sd = (which: string) => twoStep.ours[`probeLesion.sd.${which}`].value;
+  assert.ok(sd('probe') > 0 && Math.abs(sd('control') / sd('probe') - 1) < 1e-3, `the control varies as much as the probe: ${sd('control')} against ${sd('probe')}`);
   assert.ok(lines.some((l) => l.includes('probe lesion block')));
   // The lesioned run records every token too, so every panel of the correlation figure has its curve after the lesion.
   const curves = JSON.parse(readFileSync(join(out, 'figures', 'two-step', 'max-correlation-per-block.vl.json'), 'utf8')).data.values as { condition: string; target: string }[];
