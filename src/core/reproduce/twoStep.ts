@@ -13,7 +13,7 @@ import { DETRENDED, FIRST_STAGE, firstStageTargets, gatherRows, REWARD_TOKEN, re
 import { expectedReward, TWO_STEP_SPEC } from '../envs/twoStep';
 import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, type AnswerPolicy, type DeltaFn, type PlayOptions, type LanguageModel, type PlayedExperiment, type RecordedPositions } from '../lm';
 import { Rng } from '../random';
-import { ActivationStore, SaeSession, type TrainOptions } from '../sae';
+import { ActivationStore, SaeSession, type SplicePositions, type TrainOptions } from '../sae';
 import { estimate, mean, pairedDifference, type Estimate } from '../stats';
 import { asResult, bestLatentResults, describeLesionSets, latentsByCorrelation, lesionSets, probeColumns, probeReadings, studyBlocks, type BlockStudy } from './blocks';
 
@@ -154,6 +154,11 @@ export interface ProbeLesion {
   control: { weights: Float64Array; center: Float64Array };
   /** The sd of the first-stage rows' projection on each unit direction. */
   sd: { probe: number; control: number };
+  /**
+   * The same probe held at every token: centred on the mean of all the tokens the
+   * model read, against a control along which all those tokens vary as much.
+   */
+  everywhere: { probe: HeldDirection; control: HeldDirection; sd: { probe: number; control: number } };
 }
 
 /** The target of the probe lesion: on the default model no single latent tracks it, but a linear probe reads it. */
@@ -260,7 +265,8 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   const probeLesion = await probeDirections(cleanStore, stageScans, firstStage, o.seed);
   log(
     `two-step: probe lesion block ${probeLesion.block}, the linear probe of ${probeLesion.target} (r ${probeLesion.r.toFixed(3)}, penalty ${probeLesion.lambda}), ` +
-      `held at its mean at each decision; control: a random direction (first-stage sd ${probeLesion.sd.control.toFixed(3)} against the probe's ${probeLesion.sd.probe.toFixed(3)})`,
+      `held at its mean at each decision; control: a random direction (first-stage sd ${probeLesion.sd.control.toFixed(3)} against the probe's ${probeLesion.sd.probe.toFixed(3)}); ` +
+      `then at every token (sd over all tokens ${probeLesion.everywhere.sd.control.toFixed(3)} against the probe's ${probeLesion.everywhere.sd.probe.toFixed(3)})`,
   );
   const probeStudy = studies.find((s) => s.block === probeLesion.block)!;
 
@@ -279,6 +285,8 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     ['detrended-control', detrended.study, ablate(detrended.control)],
     ['probe-lesion', probeStudy, hold(probeLesion.probe)],
     ['probe-control', probeStudy, hold(probeLesion.control)],
+    ['probe-everywhere-lesion', probeStudy, { ...probeLesion.everywhere.probe, at: 'all' }],
+    ['probe-everywhere-control', probeStudy, { ...probeLesion.everywhere.control, at: 'all' }],
   ];
   const conditions: ConditionOutcome[] = [clean];
   const curves = [
@@ -291,8 +299,8 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     log(`two-step: replaying under '${condition}' at block ${study.block}`);
     let delta: DeltaFn;
     if (edit.kind === 'direction') {
-      // A probe's direction is read at the decisions, where it was fitted.
-      delta = directionDelta(edit, 'last');
+      // A probe's direction is held at the decisions, where it was fitted, unless it is held at every token.
+      delta = directionDelta(edit, edit.at ?? 'last');
     } else {
       if (!sessions.has(study.block)) sessions.set(study.block, SaeSession.create(study.sae));
       delta = saeDelta(sessions.get(study.block)!, { block: study.block, edit, at: 'all' });
@@ -355,6 +363,8 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     },
     'probeLesion.sd.probe': { value: probeLesion.sd.probe, block: probeLesion.block, note: 'the sd of the first-stage rows along the probe' },
     'probeLesion.sd.control': { value: probeLesion.sd.control, block: probeLesion.block, note: 'the sd of the first-stage rows along the control direction' },
+    'probeLesion.everywhere.sd.probe': { value: probeLesion.everywhere.sd.probe, block: probeLesion.block, note: 'the sd of all tokens along the probe' },
+    'probeLesion.everywhere.sd.control': { value: probeLesion.everywhere.sd.control, block: probeLesion.block, note: 'the sd of all tokens along the everywhere control direction' },
     ...Object.fromEntries(comparison.rows.map((r) => [`modelNll.${r.model}`, { value: r.nll }])),
     ...Object.fromEntries(
       conditions.flatMap((c) => [
@@ -402,11 +412,12 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   };
 }
 
-/** A direction of the residual stream whose reading is held at the center's (see {@link directionDelta}). */
+/** A direction of the residual stream whose reading is held at the center's (see {@link directionDelta}), at the decisions unless `at` says otherwise. */
 interface HeldDirection {
   kind: 'direction';
   weights: Float64Array;
   center: Float64Array;
+  at?: SplicePositions;
 }
 
 /**
@@ -425,7 +436,32 @@ async function probeDirections(storeDir: string, stageScans: readonly StageScan[
   const fit = ridgeProbe(x, d, y, firstStage.groups);
   const lambda = [...fit.lambdas].sort((a, b) => a - b)[Math.floor(fit.lambdas.length / 2)];
   const probe = ridgeDirection(x, d, y, lambda);
-  const cov = covariance(x, d, probe.center);
+  const rng = Rng.fromSeed(seed);
+  const g = Float64Array.from({ length: d }, () => rng.normal());
+  const atDecisions = matchedControl(covariance(x, d, probe.center), d, probe.weights, g);
+  // Every token the model read: the probe centred on their mean, and a control matched over them.
+  const all = await store.readAll(best.block);
+  const center = columnMeans(all, d);
+  const everywhere = matchedControl(covariance(all, d, center), d, probe.weights, g);
+  const held = (weights: Float64Array): HeldDirection => ({ kind: 'direction', weights, center });
+  return {
+    block: best.block,
+    target,
+    r: r(best),
+    lambda,
+    probe,
+    control: { weights: atDecisions.control, center: probe.center },
+    sd: atDecisions.sd,
+    everywhere: { probe: held(probe.weights), control: held(everywhere.control), sd: everywhere.sd },
+  };
+}
+
+/**
+ * A control direction for a probe's: a random direction g bent towards the rows'
+ * quieter directions, (C + t I)^-1 g (C their covariance), with t chosen so that the
+ * rows vary along it exactly as much as along the probe. As t grows it becomes g itself.
+ */
+function matchedControl(cov: Float64Array, d: number, probe: ArrayLike<number>, g: Float64Array): { control: Float64Array; sd: { probe: number; control: number } } {
   const sdAlong = (u: ArrayLike<number>) => {
     let quad = 0;
     let norm = 0;
@@ -435,11 +471,7 @@ async function probeDirections(storeDir: string, stageScans: readonly StageScan[
     }
     return Math.sqrt(quad / norm);
   };
-  const sdProbe = sdAlong(probe.weights);
-  // The control: a random direction g bent towards the rows' quieter directions, (C + t I)^-1 g (C their covariance),
-  // with t chosen so that the rows vary along it as much as along the probe. As t grows it becomes g itself.
-  const rng = Rng.fromSeed(seed);
-  const g = Float64Array.from({ length: d }, () => rng.normal());
+  const sdProbe = sdAlong(probe);
   const trace = Array.from({ length: d }, (_, j) => cov[j * d + j]).reduce((a, b) => a + b, 0);
   const bent = (t: number) => {
     const a = Float64Array.from(cov);
@@ -452,9 +484,17 @@ async function probeDirections(storeDir: string, stageScans: readonly StageScan[
     if (sdAlong(bent(Math.exp(mid))) < sdProbe) lo = mid;
     else hi = mid;
   }
-  const weights = bent(Math.exp((lo + hi) / 2));
-  const control = { weights, sd: sdAlong(weights) };
-  return { block: best.block, target, r: r(best), lambda, probe, control: { weights: control.weights, center: probe.center }, sd: { probe: sdProbe, control: control.sd } };
+  const control = bent(Math.exp((lo + hi) / 2));
+  return { control, sd: { probe: sdProbe, control: sdAlong(control) } };
+}
+
+/** The mean of each column of rows of width d. */
+function columnMeans(x: Float32Array, d: number): Float64Array {
+  const n = x.length / d;
+  const mean = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += x[i * d + j];
+  for (let j = 0; j < d; j++) mean[j] /= n;
+  return mean;
 }
 
 /** The covariance of rows of width d about a center, [d, d] row-major. */

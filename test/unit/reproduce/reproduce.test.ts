@@ -80,6 +80,10 @@ test('reproduce runs every task end to end and writes files that read back', asy
   assert.ok(Math.abs(twoStep.ours['probeLesion.r'].value) <= 1);
   const sd = (which: string) => twoStep.ours[`probeLesion.sd.${which}`].value;
   assert.ok(sd('probe') > 0 && Math.abs(sd('control') / sd('probe') - 1) < 1e-3, `the control varies as much as the probe: ${sd('control')} against ${sd('probe')}`);
+  // And held at every token, against a control matched over all the tokens.
+  for (const metric of ['return', 'nll-per-experiment']) assert.ok(Number.isFinite(value('probe-everywhere-lesion-minus-control', metric)), metric);
+  const sdAll = (which: string) => twoStep.ours[`probeLesion.everywhere.sd.${which}`].value;
+  assert.ok(sdAll('probe') > 0 && Math.abs(sdAll('control') / sdAll('probe') - 1) < 1e-3, `everywhere: ${sdAll('control')} against ${sdAll('probe')}`);
   assert.ok(lines.some((l) => l.includes('probe lesion block')));
   // The lesioned run records every token too, so every panel of the correlation figure has its curve after the lesion.
   const curves = JSON.parse(readFileSync(join(out, 'figures', 'two-step', 'max-correlation-per-block.vl.json'), 'utf8')).data.values as { condition: string; target: string }[];
