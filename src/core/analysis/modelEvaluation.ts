@@ -133,6 +133,8 @@ export interface ProbePair {
   tdErrorDetrended: number;
 }
 
+const PROBED: readonly (keyof ProbePair)[] = ['tdError', 'qDiff', 'tdErrorDetrended'];
+
 /**
  * A block's probes. The two stages of a trip are different decisions: at a
  * spaceship choice the newest outcome is the last trip's treasure (its TD error is
@@ -202,18 +204,17 @@ export async function evaluateModel(
     // What a clock cannot read: the TD error less its mean over the experiments at the same decision.
     const tdTable = { names: ['tdError'], columns: [Float64Array.from(td)], groups: Int32Array.from(groups), steps: Int32Array.from(steps), rows: null };
     const tdDetrended = Array.from(targetColumn(detrend(tdTable, ['tdError']), `tdError${DETRENDED}`));
-    const targets = { tdError: td, qDiff: qd, tdErrorDetrended: tdDetrended };
-    const keys = Object.keys(targets) as (keyof ProbePair)[];
+    const targets: Record<keyof ProbePair, number[]> = { tdError: td, qDiff: qd, tdErrorDetrended: tdDetrended };
+    const pair = (r: (key: keyof ProbePair) => number): ProbePair => ({ tdError: r('tdError'), qDiff: r('qDiff'), tdErrorDetrended: r('tdErrorDetrended') });
     const probe: BlockProbe[] = [];
     for (const block of blocks) {
       const x = gatherRows(await read.readAll(block), dModel, keep);
-      const byStage = keys.map((key) => ridgeProbeByKind(x, dModel, targets[key], groups, stages));
-      const pair = (r: (k: number) => number) => Object.fromEntries(keys.map((key, k) => [key, r(k)])) as unknown as ProbePair;
-      const stage = (kind: number): ProbePair => pair((k) => byStage[k].byKind.find((b) => b.kind === kind)!.r);
+      const byStage = new Map(PROBED.map((key) => [key, ridgeProbeByKind(x, dModel, targets[key], groups, stages)]));
+      const stage = (kind: number): ProbePair => pair((key) => byStage.get(key)!.byKind.find((b) => b.kind === kind)!.r);
       probe.push({
         block,
-        ...pair((k) => byStage[k].r),
-        singleMap: pair((k) => ridgeProbe(x, dModel, targets[keys[k]], groups).r),
+        ...pair((key) => byStage.get(key)!.r),
+        singleMap: pair((key) => ridgeProbe(x, dModel, targets[key], groups).r),
         firstStage: stage(FIRST_STAGE),
         secondStage: stage(SECOND_STAGE),
       });
