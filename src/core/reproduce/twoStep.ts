@@ -152,13 +152,20 @@ export interface ProbeLesion {
   lambda: number;
   probe: ProbeDirection;
   control: { weights: Float64Array; center: Float64Array };
-  /** The sd of the first-stage rows' projection on each unit direction. */
-  sd: { probe: number; control: number };
+  /** The sd of the first-stage rows' projection on each unit direction, and its root mean square over all unit directions (a random direction's). */
+  sd: DirectionSds;
   /**
    * The same probe held at every token: centred on the mean of all the tokens the
    * model read, against a control along which all those tokens vary as much.
    */
-  everywhere: { probe: HeldDirection; control: HeldDirection; sd: { probe: number; control: number } };
+  everywhere: { probe: HeldDirection; control: HeldDirection; sd: DirectionSds };
+}
+
+/** How much some rows vary along a probe's direction, its control's, and on average over all directions (root mean square, sqrt(trace C / d)). */
+export interface DirectionSds {
+  probe: number;
+  control: number;
+  random: number;
 }
 
 /** The target of the probe lesion: on the default model no single latent tracks it, but a linear probe reads it. */
@@ -265,8 +272,9 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   const probeLesion = await probeDirections(cleanStore, stageScans, firstStage, o.seed);
   log(
     `two-step: probe lesion block ${probeLesion.block}, the linear probe of ${probeLesion.target} (r ${probeLesion.r.toFixed(3)}, penalty ${probeLesion.lambda}), ` +
-      `held at its mean at each decision; control: a random direction (first-stage sd ${probeLesion.sd.control.toFixed(3)} against the probe's ${probeLesion.sd.probe.toFixed(3)}); ` +
-      `then at every token (sd over all tokens ${probeLesion.everywhere.sd.control.toFixed(3)} against the probe's ${probeLesion.everywhere.sd.probe.toFixed(3)})`,
+      `held at its mean at each decision; control: a random direction (first-stage sd ${probeLesion.sd.control.toFixed(3)} against the probe's ${probeLesion.sd.probe.toFixed(3)}, ` +
+      `${probeLesion.sd.random.toFixed(3)} on average over all directions); then at every token (sd over all tokens ${probeLesion.everywhere.sd.control.toFixed(3)} ` +
+      `against the probe's ${probeLesion.everywhere.sd.probe.toFixed(3)}, ${probeLesion.everywhere.sd.random.toFixed(3)} on average)`,
   );
   const probeStudy = studies.find((s) => s.block === probeLesion.block)!;
 
@@ -363,8 +371,10 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     },
     'probeLesion.sd.probe': { value: probeLesion.sd.probe, block: probeLesion.block, note: 'the sd of the first-stage rows along the probe' },
     'probeLesion.sd.control': { value: probeLesion.sd.control, block: probeLesion.block, note: 'the sd of the first-stage rows along the control direction' },
+    'probeLesion.sd.random': { value: probeLesion.sd.random, block: probeLesion.block, note: 'the root mean square over all directions of the first-stage rows\' sd along them' },
     'probeLesion.everywhere.sd.probe': { value: probeLesion.everywhere.sd.probe, block: probeLesion.block, note: 'the sd of all tokens along the probe' },
     'probeLesion.everywhere.sd.control': { value: probeLesion.everywhere.sd.control, block: probeLesion.block, note: 'the sd of all tokens along the everywhere control direction' },
+    'probeLesion.everywhere.sd.random': { value: probeLesion.everywhere.sd.random, block: probeLesion.block, note: 'the root mean square over all directions of all tokens\' sd along them' },
     ...Object.fromEntries(comparison.rows.map((r) => [`modelNll.${r.model}`, { value: r.nll }])),
     ...Object.fromEntries(
       conditions.flatMap((c) => [
@@ -461,7 +471,7 @@ async function probeDirections(storeDir: string, stageScans: readonly StageScan[
  * quieter directions, (C + t I)^-1 g (C their covariance), with t chosen so that the
  * rows vary along it exactly as much as along the probe. As t grows it becomes g itself.
  */
-function matchedControl(cov: Float64Array, d: number, probe: ArrayLike<number>, g: Float64Array): { control: Float64Array; sd: { probe: number; control: number } } {
+function matchedControl(cov: Float64Array, d: number, probe: ArrayLike<number>, g: Float64Array): { control: Float64Array; sd: DirectionSds } {
   const sdAlong = (u: ArrayLike<number>) => {
     let quad = 0;
     let norm = 0;
@@ -485,7 +495,7 @@ function matchedControl(cov: Float64Array, d: number, probe: ArrayLike<number>, 
     else hi = mid;
   }
   const control = bent(Math.exp((lo + hi) / 2));
-  return { control, sd: { probe: sdProbe, control: sdAlong(control) } };
+  return { control, sd: { probe: sdProbe, control: sdAlong(control), random: Math.sqrt(trace / d) } };
 }
 
 /** The mean of each column of rows of width d. */

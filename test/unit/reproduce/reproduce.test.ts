@@ -82,6 +82,7 @@ test('reproduce runs every task end to end and writes files that read back', asy
   assert.ok(sd('probe') > 0 && Math.abs(sd('control') / sd('probe') - 1) < 1e-3, `the control varies as much as the probe: ${sd('control')} against ${sd('probe')}`);
   // And held at every token, against a control matched over all the tokens.
   for (const metric of ['return', 'nll-per-experiment']) assert.ok(Number.isFinite(value('probe-everywhere-lesion-minus-control', metric)), metric);
+  assert.ok(sd('random') > 0 && twoStep.ours['probeLesion.everywhere.sd.random'].value > 0);
   const sdAll = (which: string) => twoStep.ours[`probeLesion.everywhere.sd.${which}`].value;
   assert.ok(sdAll('probe') > 0 && Math.abs(sdAll('control') / sdAll('probe') - 1) < 1e-3, `everywhere: ${sdAll('control')} against ${sdAll('probe')}`);
   assert.ok(lines.some((l) => l.includes('probe lesion block')));
