@@ -73,11 +73,15 @@ export function srCorrelationChart(rows: readonly SrCorrelationRow[], options: C
       x: curves.x,
       y: curves.y(options.yTitle),
       color,
-      ...(curves.conditions.length > 1 ? { strokeDash: { field: 'condition', type: 'nominal', title: 'Condition', sort: curves.conditions } } : {}),
+      // The conditions' legend draws each dash as a line; the lines' points would make every symbol the same dot.
+      ...(curves.conditions.length > 1 ? { strokeDash: { field: 'condition', type: 'nominal', title: 'Condition', sort: curves.conditions, legend: DASH_LEGEND } } : {}),
       tooltip: curves.tooltip,
     },
   };
 }
+
+/** A legend of line dashes, in a neutral colour since the colour scale stands for something else. */
+const DASH_LEGEND = { symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 400, symbolStrokeColor: '#444444', symbolFillColor: 'transparent' };
 
 /** Panels of the max-correlation chart side by side before it wraps. */
 const PANELS_PER_ROW = 3;

@@ -157,6 +157,11 @@ test('SR correlations: a line per target, and line styles once conditions are co
   assert.equal(markGroups(both, 'line').length, 8);
   assert.ok(svgTexts(both).includes('lesioned'));
   assert.ok(markItems(both, 'line').some((l) => l.includes('stroke-dasharray')));
+  // The conditions' legend shows each as a stroked line, one of them dashed, not as the same dot twice.
+  const dashSymbols = [...both.matchAll(/<g class="mark-symbol role-legend-symbol"[^>]*><path [^>]*>/g)].map((m) => m[0]).filter((p) => p.includes('d="M-'));
+  assert.equal(dashSymbols.length, 2, 'one line symbol per condition');
+  assert.ok(dashSymbols.every((p) => /stroke="#/.test(p)));
+  assert.deepEqual(dashSymbols.map((p) => /stroke-dasharray="([^"]*)"/.exec(p)?.[1]), ['1,0', '4,2'], 'solid, then dashed');
 });
 
 test('community structure: an n x n heat map ordered by community, boundaries between communities', async () => {
