@@ -1,6 +1,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { ColorDef, Field, PositionFieldDef } from 'vega-lite/build/src/channeldef';
 import type { LayerSpec } from 'vega-lite/build/src/spec';
+import type { ColorScheme } from 'vega';
 import type { Estimate } from '../stats';
 import { themeConfig, VEGA_LITE_SCHEMA } from './theme';
 
@@ -75,3 +76,14 @@ export function describeN(estimates: readonly Estimate[]): string {
 export function formatNumber(value: number, digits = 3): string {
   return String(Number(value.toPrecision(digits)));
 }
+
+/**
+ * A nominal colour scale over the conditions named, in their order. The theme's ten
+ * colours repeat past ten conditions, so more take a scheme of twenty.
+ */
+export function conditionScale(conditions: readonly string[]): { domain: string[]; scheme?: ColorScheme } {
+  return conditions.length > CATEGORY_COLOURS ? { domain: [...conditions], scheme: 'tableau20' } : { domain: [...conditions] };
+}
+
+/** How many colours the theme's category scheme has. */
+const CATEGORY_COLOURS = 10;

@@ -1,5 +1,5 @@
 import type { Estimate } from '../stats';
-import { ChartInputError, checkDistinct, checkEstimate, checkFinite, checkNonEmpty, describeN, formatNumber, topLevel, type ChartSpec, type Color, type Layer, type Position } from './common';
+import { ChartInputError, checkDistinct, checkEstimate, checkFinite, checkNonEmpty, conditionScale, describeN, formatNumber, topLevel, type ChartSpec, type Color, type Layer, type Position } from './common';
 
 /** One curve: a condition's mean per episode (episode 1 first) with its 95% interval. */
 export interface EpisodeSeries {
@@ -97,7 +97,7 @@ function episodeBandChart(series: readonly EpisodeSeries[], c: BandChart): Chart
   const yAxis = c.percent ? { format: '%' } : {};
   // The legend's symbols are drawn opaque: taken from the faint band layer, many conditions' colours could not be told apart.
   const legend = series.length > 1 ? { symbolOpacity: 1 } : null;
-  const color: Color = { field: 'condition', type: 'nominal', title: 'Condition', scale: { domain: conditions }, legend };
+  const color: Color = { field: 'condition', type: 'nominal', title: 'Condition', scale: conditionScale(conditions), legend };
   const value = c.percent ? '.1%' : '.3f';
 
   const layers: Layer[] = [];

@@ -1,4 +1,4 @@
-import { ChartInputError, checkDistinct, checkFinite, checkNonEmpty, topLevel, type ChartSpec, type Color, type Layer, type Position } from './common';
+import { ChartInputError, checkDistinct, checkFinite, checkNonEmpty, conditionScale, topLevel, type ChartSpec, type Color, type Layer, type Position } from './common';
 
 /** A condition's negative log-likelihood, e.g. of the model's choices under the fitted Q-learner. */
 export interface NllRow {
@@ -34,7 +34,7 @@ export function nllByConditionChart(rows: readonly NllRow[], options: NllChartOp
   const withIntervals = rows.some((r) => r.ci95 !== undefined);
   const xTitle = options.xTitle ?? 'NLL of the choices (nats)';
   const y: Position = { field: 'condition', type: 'nominal', sort: conditions, title: null, axis: { labelLimit: 240 } };
-  const color: Color = { field: 'condition', type: 'nominal', scale: { domain: conditions }, legend: null };
+  const color: Color = { field: 'condition', type: 'nominal', scale: conditionScale(conditions), legend: null };
 
   const layers: Layer[] = [
     {

@@ -90,6 +90,15 @@ test('return per episode: a line and a band per condition from the estimates, th
   assert.equal(markItems(single, 'line').length, 1);
   assert.ok(!svgTexts(single).includes('Condition'), 'one series needs no legend');
   assert.equal(markItems(single, 'rect').length, 0);
+
+  // Past the theme's ten colours, many conditions still get a colour each.
+  const many = [0, 1, 2].flatMap((k) => series.map((s) => ({ ...s, condition: `${s.condition} ${k}` })));
+  const manySvg = await render(returnPerEpisodeChart(many));
+  const strokes = markItems(manySvg, 'line').map((l) => /stroke="([^"]+)"/.exec(l)?.[1]);
+  assert.equal(strokes.length, 12);
+  assert.equal(new Set(strokes).size, 12, strokes.join(' '));
+  const bars = await render(nllByConditionChart(many.map((s, i) => ({ condition: s.condition, nll: 2000 + i, ci95: [1990 + i, 2010 + i] as [number, number] }))));
+  assert.equal(new Set(markGroups(bars, 'rect')[0].map((r) => /fill="([^"]+)"/.exec(r)?.[1])).size, 12, 'a colour per bar');
 });
 
 test('NLL by condition: one bar per condition in order, lengths proportional to the NLL, 95% error bars', async () => {
