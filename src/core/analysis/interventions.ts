@@ -1,5 +1,6 @@
 import type { BlockResidual, DeltaFn } from '../lm';
 import { checkResidualWidth, gatherRows, reconstructionDelta, splicedRows, type SaeSession, type SplicePositions } from '../sae';
+import { choleskySolve } from './probe';
 
 /**
  * Interventions on SAE latents, spliced into the transformer through the delta
@@ -92,4 +93,81 @@ export function directionDelta(direction: { weights: ArrayLike<number>; center: 
     }
     return delta;
   };
+}
+
+/** How much some rows vary along a probe's direction, its control's, and on average over all directions (root mean square, sqrt(trace C / d)). */
+export interface DirectionSds {
+  probe: number;
+  control: number;
+  random: number;
+}
+
+/**
+ * A control direction for a probe's, for {@link directionDelta}: a random direction
+ * g bent towards the rows' quieter directions, (C + t I)^-1 g (C their covariance),
+ * with t found by bisection so that the rows vary along it exactly as much as along
+ * the probe, and holding either moves the residual stream as far. (A ridge probe's
+ * direction is a quiet one, nearly the least-varying mix of features that reads its
+ * target; g itself, which (C + t I)^-1 g becomes as t grows, would vary several
+ * times as much.)
+ */
+export function matchedControl(cov: Float64Array, d: number, probe: ArrayLike<number>, g: Float64Array): { control: Float64Array; sd: DirectionSds } {
+  const sdAlong = (u: ArrayLike<number>) => {
+    let quad = 0;
+    let norm = 0;
+    for (let j = 0; j < d; j++) {
+      norm += u[j] * u[j];
+      for (let k = 0; k < d; k++) quad += u[j] * cov[j * d + k] * u[k];
+    }
+    return Math.sqrt(quad / norm);
+  };
+  const sdProbe = sdAlong(probe);
+  const trace = Array.from({ length: d }, (_, j) => cov[j * d + j]).reduce((a, b) => a + b, 0);
+  const bent = (t: number) => {
+    const a = Float64Array.from(cov);
+    for (let j = 0; j < d; j++) a[j * d + j] += t;
+    return choleskySolve(a, g, d);
+  };
+  let [lo, hi] = [Math.log(trace / d) - 20, Math.log(trace / d) + 20];
+  for (let k = 0; k < 60; k++) {
+    const mid = (lo + hi) / 2;
+    if (sdAlong(bent(Math.exp(mid))) < sdProbe) lo = mid;
+    else hi = mid;
+  }
+  const control = bent(Math.exp((lo + hi) / 2));
+  const sdControl = sdAlong(control);
+  if (!(Math.abs(sdControl / sdProbe - 1) < 1e-6)) {
+    throw new RangeError(
+      `matched control: the rows vary along the probe with sd ${sdProbe}, but bending the random direction reaches only ${sdControl}; ` +
+        'a probe this loud needs no bent control (use the random direction, or a louder one)',
+    );
+  }
+  return { control, sd: { probe: sdProbe, control: sdControl, random: Math.sqrt(trace / d) } };
+}
+
+/** The mean of each column of rows of width d. */
+export function columnMeans(x: Float32Array, d: number): Float64Array {
+  const n = x.length / d;
+  const mean = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += x[i * d + j];
+  for (let j = 0; j < d; j++) mean[j] /= n;
+  return mean;
+}
+
+/** The covariance of rows of width d about a center, [d, d] row-major. */
+export function rowCovariance(x: Float32Array, d: number, center: ArrayLike<number>): Float64Array {
+  const n = x.length / d;
+  const cov = new Float64Array(d * d);
+  const row = new Float64Array(d);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < d; j++) row[j] = x[i * d + j] - center[j];
+    for (let j = 0; j < d; j++) for (let k = 0; k <= j; k++) cov[j * d + k] += row[j] * row[k];
+  }
+  for (let j = 0; j < d; j++) {
+    for (let k = 0; k <= j; k++) {
+      cov[j * d + k] /= n;
+      cov[k * d + j] = cov[j * d + k];
+    }
+  }
+  return cov;
 }

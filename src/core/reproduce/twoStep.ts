@@ -5,8 +5,8 @@ import { COPY_BEST } from '../agents/copyBest';
 import { fitModel } from '../agents/fit';
 import { MYOPIC_Q_LEARNING, Q_LEARNING } from '../agents/qLearning';
 import { REPETITION } from '../agents/repetition';
-import { directionDelta, saeDelta, type Edit } from '../analysis/interventions';
-import { choleskySolve, ridgeDirection, ridgeProbe, type ProbeDirection } from '../analysis/probe';
+import { columnMeans, directionDelta, matchedControl, rowCovariance, saeDelta, type DirectionSds, type Edit } from '../analysis/interventions';
+import { ridgeDirection, ridgeProbe, type ProbeDirection } from '../analysis/probe';
 import { maxRFigure, type BestLatentResult, type Figure, type InterventionResult, type ProbeReading } from '../analysis/results';
 import { scanLatents, type LatentScan } from '../analysis/scan';
 import { DETRENDED, FIRST_STAGE, firstStageTargets, gatherRows, REWARD_TOKEN, rewardTokenTargets, targetColumn, twoStepTargets, type TargetTable } from '../analysis/targets';
@@ -161,12 +161,6 @@ export interface ProbeLesion {
   everywhere: { probe: HeldDirection; control: HeldDirection; sd: DirectionSds };
 }
 
-/** How much some rows vary along a probe's direction, its control's, and on average over all directions (root mean square, sqrt(trace C / d)). */
-export interface DirectionSds {
-  probe: number;
-  control: number;
-  random: number;
-}
 
 /** The target of the probe lesion: on the default model no single latent tracks it, but a linear probe reads it. */
 const PROBE_LESION_TARGET = `${FIRST_STAGE}tdError${DETRENDED}`;
@@ -448,11 +442,11 @@ async function probeDirections(storeDir: string, stageScans: readonly StageScan[
   const probe = ridgeDirection(x, d, y, lambda);
   const rng = Rng.fromSeed(seed);
   const g = Float64Array.from({ length: d }, () => rng.normal());
-  const atDecisions = matchedControl(covariance(x, d, probe.center), d, probe.weights, g);
+  const atDecisions = matchedControl(rowCovariance(x, d, probe.center), d, probe.weights, g);
   // Every token the model read: the probe centred on their mean, and a control matched over them.
   const all = await store.readAll(best.block);
   const center = columnMeans(all, d);
-  const everywhere = matchedControl(covariance(all, d, center), d, probe.weights, g);
+  const everywhere = matchedControl(rowCovariance(all, d, center), d, probe.weights, g);
   const held = (weights: Float64Array): HeldDirection => ({ kind: 'direction', weights, center });
   return {
     block: best.block,
@@ -464,65 +458,6 @@ async function probeDirections(storeDir: string, stageScans: readonly StageScan[
     sd: atDecisions.sd,
     everywhere: { probe: held(probe.weights), control: held(everywhere.control), sd: everywhere.sd },
   };
-}
-
-/**
- * A control direction for a probe's: a random direction g bent towards the rows'
- * quieter directions, (C + t I)^-1 g (C their covariance), with t chosen so that the
- * rows vary along it exactly as much as along the probe. As t grows it becomes g itself.
- */
-function matchedControl(cov: Float64Array, d: number, probe: ArrayLike<number>, g: Float64Array): { control: Float64Array; sd: DirectionSds } {
-  const sdAlong = (u: ArrayLike<number>) => {
-    let quad = 0;
-    let norm = 0;
-    for (let j = 0; j < d; j++) {
-      norm += u[j] * u[j];
-      for (let k = 0; k < d; k++) quad += u[j] * cov[j * d + k] * u[k];
-    }
-    return Math.sqrt(quad / norm);
-  };
-  const sdProbe = sdAlong(probe);
-  const trace = Array.from({ length: d }, (_, j) => cov[j * d + j]).reduce((a, b) => a + b, 0);
-  const bent = (t: number) => {
-    const a = Float64Array.from(cov);
-    for (let j = 0; j < d; j++) a[j * d + j] += t;
-    return choleskySolve(a, g, d);
-  };
-  let [lo, hi] = [Math.log(trace / d) - 20, Math.log(trace / d) + 20];
-  for (let k = 0; k < 60; k++) {
-    const mid = (lo + hi) / 2;
-    if (sdAlong(bent(Math.exp(mid))) < sdProbe) lo = mid;
-    else hi = mid;
-  }
-  const control = bent(Math.exp((lo + hi) / 2));
-  return { control, sd: { probe: sdProbe, control: sdAlong(control), random: Math.sqrt(trace / d) } };
-}
-
-/** The mean of each column of rows of width d. */
-function columnMeans(x: Float32Array, d: number): Float64Array {
-  const n = x.length / d;
-  const mean = new Float64Array(d);
-  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += x[i * d + j];
-  for (let j = 0; j < d; j++) mean[j] /= n;
-  return mean;
-}
-
-/** The covariance of rows of width d about a center, [d, d] row-major. */
-function covariance(x: Float32Array, d: number, center: ArrayLike<number>): Float64Array {
-  const n = x.length / d;
-  const cov = new Float64Array(d * d);
-  const row = new Float64Array(d);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < d; j++) row[j] = x[i * d + j] - center[j];
-    for (let j = 0; j < d; j++) for (let k = 0; k <= j; k++) cov[j * d + k] += row[j] * row[k];
-  }
-  for (let j = 0; j < d; j++) {
-    for (let k = 0; k <= j; k++) {
-      cov[j * d + k] /= n;
-      cov[k * d + j] = cov[j * d + k];
-    }
-  }
-  return cov;
 }
 
 async function playRecorded(

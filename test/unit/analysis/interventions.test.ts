@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { directionDelta, saeDelta } from '../../../src/core/analysis/interventions';
+import { columnMeans, directionDelta, matchedControl, rowCovariance, saeDelta } from '../../../src/core/analysis/interventions';
+import { Rng } from '../../../src/core/random';
 import { playTwoStep, type LanguageModel } from '../../../src/core/lm';
 import { memorySource, SaeSession, trainSae, type Sae } from '../../../src/core/sae';
 import { twoStepBatch } from '../../../src/core/simulation';
@@ -90,4 +91,40 @@ test('holding a direction\'s reading removes x\'s component along it, and nothin
     }
   }
   assert.throws(() => directionDelta({ weights: new Float64Array(d), center }, 'all'), /weights are all zero/);
+});
+
+test('a matched control direction: the rows vary along it exactly as much as along the probe, counted row by row', () => {
+  const d = 6;
+  const n = 3000;
+  const rng = Rng.fromSeed(11);
+  // Columns of very different spread, two of them mixed, and off-centre.
+  const scales = [5, 3, 2, 1, 0.5, 0.1];
+  const x = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < d; j++) x[i * d + j] = 1 + j + scales[j] * rng.normal();
+    x[i * d + 1] += 0.5 * x[i * d];
+  }
+  const center = columnMeans(x, d);
+  const cov = rowCovariance(x, d, center);
+  // A second computation: the population sd of the rows' projections on a unit direction.
+  const sdOfRows = (u: ArrayLike<number>) => {
+    const norm = Math.sqrt(Array.from(u).reduce((a, w) => a + w * w, 0));
+    const p = Array.from({ length: n }, (_, i) => Array.from(u).reduce((a, w, j) => a + (w / norm) * (x[i * d + j] - center[j]), 0));
+    const m = p.reduce((a, b) => a + b, 0) / n;
+    return Math.sqrt(p.reduce((a, b) => a + (b - m) ** 2, 0) / n);
+  };
+  for (let j = 0; j < d; j++) assert.ok(Math.abs(center[j] - Array.from({ length: n }, (_, i) => x[i * d + j]).reduce((a, b) => a + b, 0) / n) < 1e-9);
+  const g = Float64Array.from({ length: d }, () => rng.normal());
+  // A quiet probe (mostly the last, least-varying column).
+  const probe = Float64Array.from([0.05, -0.02, 0.1, 0.2, 0.3, 1]);
+  const { control, sd } = matchedControl(cov, d, probe, g);
+  assert.ok(Math.abs(sd.probe / sdOfRows(probe) - 1) < 1e-9, `${sd.probe} against ${sdOfRows(probe)}`);
+  assert.ok(Math.abs(sdOfRows(control) / sdOfRows(probe) - 1) < 1e-6, `${sdOfRows(control)} against ${sdOfRows(probe)}`);
+  const cos = Array.from(control).reduce((a, c, j) => a + c * probe[j], 0) / Math.hypot(...control) / Math.hypot(...probe);
+  assert.ok(Math.abs(cos) < 0.99, `the control is not the probe: cos ${cos}`);
+  // The average over all directions: sqrt(trace / d), the root mean square of the columns' sds.
+  const columnSd = Array.from({ length: d }, (_, j) => sdOfRows(Float64Array.from({ length: d }, (_, k) => (k === j ? 1 : 0))));
+  assert.ok(Math.abs(sd.random - Math.sqrt(columnSd.reduce((a, s) => a + s * s, 0) / d)) < 1e-9);
+  // A probe louder than any bending of g can reach is refused, not given an unmatched control.
+  assert.throws(() => matchedControl(cov, d, Float64Array.from([1, 0.5, 0, 0, 0, 0]), Float64Array.from([0, 0, 0, 0, 0, 1])), /bending the random direction reaches only/);
 });
