@@ -155,9 +155,9 @@ export function maxRFigure(bestLatents: readonly BestLatentResult[], family: str
 /**
  * Per target family of the probes, `probe.<family>`: the largest out-of-fold r over
  * blocks and the family's targets (for a family of many columns, such as the SR's,
- * its best column).
+ * its best column); for probes of the SAE's reconstruction, `probe.reconstruction.<family>`.
  */
-export function probeFigures(probes: readonly ProbeReading[]): Record<string, Figure> {
+export function probeFigures(probes: readonly ProbeReading[], of: 'residual' | 'reconstruction' = 'residual'): Record<string, Figure> {
   const best = new Map<string, ProbeReading>();
   for (const p of probes) {
     const family = targetFamily(p.target);
@@ -165,7 +165,11 @@ export function probeFigures(probes: readonly ProbeReading[]): Record<string, Fi
     if (Number.isFinite(p.r) && (now === undefined || p.r > now.r)) best.set(family, p);
   }
   return Object.fromEntries(
-    [...best].map(([family, p]) => [`probe.${family}`, { value: p.r, block: p.block, note: `linear probe of the residual stream, ${p.target}, out-of-fold r` }]),
+    [...best].map(([family, p]) =>
+      of === 'residual'
+        ? [`probe.${family}`, { value: p.r, block: p.block, note: `linear probe of the residual stream, ${p.target}, out-of-fold r` }]
+        : [`probe.reconstruction.${family}`, { value: p.r, block: p.block, note: `linear probe of the SAE's reconstruction of the residual stream, ${p.target}, out-of-fold r` }],
+    ),
   );
 }
 

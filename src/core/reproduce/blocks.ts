@@ -22,6 +22,8 @@ export interface BlockStudy {
   residualScan: LatentScan;
   /** A linear probe of the residual stream for each of the targets asked for. */
   probes: { target: string; r: number }[];
+  /** The same probes fitted to the SAE's reconstruction of those rows: what of each target the SAE keeps. */
+  reconstructionProbes: { target: string; r: number }[];
   /** FVU, L0 and dead fraction on every recorded row (the SAE's training data); CE loss recovered on the splice sequences. */
   evaluation: Pick<SaeEvaluation, 'mse' | 'fvu' | 'l0' | 'deadFraction' | 'ceLossRecovered'>;
 }
@@ -67,6 +69,7 @@ export async function studyBlocks(storeDir: string, targets: TargetTable, o: Blo
     const residual = gatherRows(await store.readAll(block), store.dModel, targets.rows!);
     const session = SaeSession.create(sae);
     const acts = await session.encode(residual);
+    const reconstruction = await session.decode(acts);
     const evaluation = await evaluateSae(sae, store.source(block), { session, splice: { ...o.splice, block }, signal: o.signal });
     await session.release();
     const random = SaeSession.create(randomSae(residual, store.dModel, { dSae: sae.dSae, seed: o.seed + block, fireRate: fireRates(acts, sae.dSae) }));
@@ -81,15 +84,17 @@ export async function studyBlocks(storeDir: string, targets: TargetTable, o: Blo
       randomScan: scanLatents(randomActs, sae.dSae, targets, { permutations: 0 }),
       residualScan: scanLatents(residual, store.dModel, targets, { permutations: 0 }),
       probes: probeColumns(residual, store.dModel, targets, o.probeTargets ?? []),
+      reconstructionProbes: probeColumns(reconstruction, store.dModel, targets, o.probeTargets ?? []),
       evaluation: { mse: evaluation.mse, fvu: evaluation.fvu, l0: evaluation.l0, deadFraction: evaluation.deadFraction, ceLossRecovered: evaluation.ceLossRecovered },
     };
     const td = study.scan.best.find((b) => b.target === 'tdError');
     const tdProbe = study.probes.find((p) => p.target === 'tdError');
+    const tdKept = study.reconstructionProbes.find((p) => p.target === 'tdError');
     const e = study.evaluation;
     o.log(
       `  block ${block}: FVU ${e.fvu.toFixed(3)}, L0 ${e.l0.toFixed(1)}, dead ${(100 * e.deadFraction).toFixed(1)}%, CE loss recovered ${e.ceLossRecovered?.toFixed(3)}` +
         (td ? `; best TD-error latent ${td.latent}, r ${td.r.toFixed(3)}, p ${td.p}` : '') +
-        (tdProbe ? `; linear probe r ${tdProbe.r.toFixed(3)}` : ''),
+        (tdProbe ? `; linear probe r ${tdProbe.r.toFixed(3)} (of the SAE's reconstruction ${tdKept?.r.toFixed(3)})` : ''),
     );
     studies.push(study);
   }
@@ -171,9 +176,14 @@ export function probeColumns(residual: Float32Array, dModel: number, table: Targ
   return names.map((target, k) => ({ target, r: fits[k].r }));
 }
 
-/** Every block's probes, as results.json lists them. */
-export function probeReadings(studies: readonly { block: number; probes: readonly { target: string; r: number }[] }[]): ProbeReading[] {
-  return studies.flatMap((s) => s.probes.filter((p) => Number.isFinite(p.r)).map((p) => ({ target: p.target, block: s.block, r: p.r })));
+/** Every block's probes, as results.json lists them (of the raw residual stream, or with `'reconstruction'` of the SAE's reconstruction). */
+export function probeReadings(
+  studies: readonly { block: number; probes: readonly { target: string; r: number }[]; reconstructionProbes: readonly { target: string; r: number }[] }[],
+  of: 'residual' | 'reconstruction' = 'residual',
+): ProbeReading[] {
+  return studies.flatMap((s) =>
+    (of === 'residual' ? s.probes : s.reconstructionProbes).filter((p) => Number.isFinite(p.r)).map((p) => ({ target: p.target, block: s.block, r: p.r })),
+  );
 }
 
 /** An estimate as an intervention result's value and interval. */

@@ -178,7 +178,7 @@ async function gridTask(ctx: StudyContext, o: WatchStudyOptions): Promise<{ resu
     const figure = maxRFigure(study.bestLatents, target);
     if (figure) ours[`maxR.${target}`] = { ...figure, note: `${figure.note}; less its mean over the experiments at the same step, so no clock can follow it` };
   }
-  return { result: { bestLatents: study.bestLatents, interventions, probes: study.probes, paper: { ...PAPER_NUMBERS.grid }, ours: { ...ours, ...probeFigures(study.probes) }, figures }, blocks: study.blocks };
+  return { result: { bestLatents: study.bestLatents, interventions, probes: study.probes, paper: { ...PAPER_NUMBERS.grid }, ours: { ...ours, ...probeFigures(study.probes), ...probeFigures(study.reconstructionProbes, 'reconstruction') }, figures }, blocks: study.blocks };
 }
 
 /** The walks the graph study watches; with 'fixed' names, every walk has the words the seed draws for a graph. */
@@ -266,7 +266,7 @@ async function graphTask(ctx: StudyContext, o: WatchStudyOptions, names: GraphNa
     if (figure) ours[`maxR.${family}`] = { ...figure, note: `${figure.note}; ${note}` };
   }
   return {
-    result: { bestLatents: study.bestLatents, interventions: study.interventions, probes: study.probes, paper: { ...PAPER_NUMBERS.graph }, ours: { ...ours, ...probeFigures(study.probes) }, figures },
+    result: { bestLatents: study.bestLatents, interventions: study.interventions, probes: study.probes, paper: { ...PAPER_NUMBERS.graph }, ours: { ...ours, ...probeFigures(study.probes), ...probeFigures(study.reconstructionProbes, 'reconstruction') }, figures },
     blocks: study.blocks,
   };
 }
@@ -329,5 +329,5 @@ async function twoStepResult(s: TwoStepStudy, outDir: string): Promise<TaskResul
     await writeFigure(dir, 'max-correlation-per-block', maxCorrelationChart(s.curves, { title: 'Two-step task: best latent per block, and a linear probe', smoothSigma: 0.5 }), outDir),
   ];
   figures.push(...(await latentFigure(dir, outDir, s.blocks, s.targets, s.lesionBlock, 'tdError', 'TD error')));
-  return { bestLatents: s.bestLatents, interventions: s.interventions, probes: s.probes, paper: { ...PAPER_NUMBERS['two-step'] }, ours: { ...s.ours, ...probeFigures(s.probes) }, figures };
+  return { bestLatents: s.bestLatents, interventions: s.interventions, probes: s.probes, paper: { ...PAPER_NUMBERS['two-step'] }, ours: { ...s.ours, ...probeFigures(s.probes), ...probeFigures(s.reconstructionProbes, 'reconstruction') }, figures };
 }

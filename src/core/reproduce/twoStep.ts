@@ -102,6 +102,8 @@ export interface TwoStepStudy {
   bestLatents: BestLatentResult[];
   /** Linear probes of each block's residual stream at the decisions, the first-stage choices and the reward tokens. */
   probes: ProbeReading[];
+  /** The same probes of the SAE's reconstruction of the residual stream. */
+  reconstructionProbes: ProbeReading[];
   interventions: InterventionResult[];
   ours: Record<string, Figure>;
 }
@@ -127,6 +129,8 @@ export interface StageScan {
   residualScan: LatentScan;
   /** A linear probe of the residual stream at those rows, per target probed. */
   probes: { target: string; r: number }[];
+  /** The same probes fitted to the SAE's reconstruction of those rows. */
+  reconstructionProbes: { target: string; r: number }[];
 }
 
 /** The targets a linear probe of each block is fitted to: at the decisions, at the first-stage choices alone and at the reward tokens. */
@@ -226,7 +230,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     const [td, q, tdD, qD] = [best('tdError'), best('qDiff'), best(`tdError${DETRENDED}`), best(`qDiff${DETRENDED}`)];
     log(
       `  block ${s.block}, first-stage choices: best TD-error latent ${td?.latent}, r ${td?.r.toFixed(3)}; best Q-difference latent ${q?.latent}, r ${q?.r.toFixed(3)}, p ${q?.p?.toPrecision(2)}; ` +
-        `less their means at each trip: TD ${tdD?.latent}, r ${tdD?.r.toFixed(3)}, p ${tdD?.p?.toPrecision(2)}; Q difference ${qD?.latent}, r ${qD?.r.toFixed(3)}; ${probeLine(s.probes, FIRST_STAGE)}`,
+        `less their means at each trip: TD ${tdD?.latent}, r ${tdD?.r.toFixed(3)}, p ${tdD?.p?.toPrecision(2)}; Q difference ${qD?.latent}, r ${qD?.r.toFixed(3)}; ${probeLine(s, FIRST_STAGE)}`,
     );
   }
   for (const s of rewardScans) {
@@ -234,13 +238,13 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     const [td, reward, off, offResidual] = [best(s.scan, 'tdError'), best(s.scan, 'reward'), best(s.scan, 'tdOff'), best(s.residualScan, 'tdOff')];
     log(
       `  block ${s.block}, reward tokens: best TD-error latent ${td?.latent}, r ${td?.r.toFixed(3)}, p ${td?.p?.toPrecision(2)}; best reward latent r ${reward?.r.toFixed(3)}; ` +
-        `beyond the reward: latent ${off?.latent}, r ${off?.r.toFixed(3)}, p ${off?.p?.toPrecision(2)}, residual dimension r ${offResidual?.r.toFixed(3)}; ${probeLine(s.probes, REWARD_TOKEN)}`,
+        `beyond the reward: latent ${off?.latent}, r ${off?.r.toFixed(3)}, p ${off?.p?.toPrecision(2)}, residual dimension r ${offResidual?.r.toFixed(3)}; ${probeLine(s, REWARD_TOKEN)}`,
     );
   }
 
   for (const s of studies) {
     const b = s.scan.best.find((x) => x.target === `tdError${DETRENDED}`);
-    log(`  block ${s.block}: best latent for the TD error less its mean at each point of the task: ${b?.latent}, r ${b?.r.toFixed(3)}, p ${b?.p?.toPrecision(2)}; ${probeLine(s.probes, '')}`);
+    log(`  block ${s.block}: best latent for the TD error less its mean at each point of the task: ${b?.latent}, r ${b?.r.toFixed(3)}, p ${b?.p?.toPrecision(2)}; ${probeLine(s, '')}`);
   }
 
   const lesionAt = (scans: readonly { block: number; acts: Float32Array; scan: LatentScan }[], table: TargetTable, target: string, name: string, what: string) => {
@@ -337,6 +341,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   }
   const bestLatents = [...bestLatentResults(studies), ...stageLatentResults(stageScans), ...stageLatentResults(rewardScans)];
   const probes = probeReadings([...studies, ...stageScans, ...rewardScans]);
+  const reconstructionProbes = probeReadings([...studies, ...stageScans, ...rewardScans], 'reconstruction');
   const bestTd = lesionStudy.scan.best.find((b) => b.target === 'tdError')!;
   // Each condition's block is that of its edit; the clean run is reported at the TD lesion's.
   const editBlocks = new Map(edits.map(([condition, study]) => [condition, study.block]));
@@ -411,6 +416,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     curves,
     bestLatents,
     probes,
+    reconstructionProbes,
     interventions,
     ours,
   };
@@ -544,21 +550,27 @@ async function rowScans(
   const rewardScans: StageScan[] = [];
   for (const s of studies) {
     const all = await store.readAll(s.block);
-    stageScans.push(stageScan(s, gatherRows(s.acts, s.sae.dSae, subset), gatherRows(all, store.dModel, firstStage.rows!), store.dModel, firstStage, PROBED.firstStage, o, signal));
-    const residual = gatherRows(all, store.dModel, rewardTokens.rows!);
     const session = SaeSession.create(s.sae);
+    const stageActs = gatherRows(s.acts, s.sae.dSae, subset);
+    const stage = { acts: stageActs, residual: gatherRows(all, store.dModel, firstStage.rows!), reconstruction: await session.decode(stageActs) };
+    stageScans.push(stageScan(s, stage, store.dModel, firstStage, PROBED.firstStage, o, signal));
+    const residual = gatherRows(all, store.dModel, rewardTokens.rows!);
     const acts = await session.encode(residual);
+    const reward = { acts, residual, reconstruction: await session.decode(acts) };
     await session.release();
-    rewardScans.push(stageScan(s, acts, residual, store.dModel, rewardTokens, PROBED.rewardTokens, o, signal));
+    rewardScans.push(stageScan(s, reward, store.dModel, rewardTokens, PROBED.rewardTokens, o, signal));
   }
   return { stageScans, rewardScans };
 }
 
-/** A block's scans at some rows: its SAE's latents there, with the permutation null, the residual dimensions, and linear probes of the targets named. */
+/**
+ * A block's scans at some rows: its SAE's latents there, with the permutation null,
+ * the residual dimensions, and linear probes of the targets named, of the residual
+ * stream and of the SAE's reconstruction.
+ */
 function stageScan(
   s: BlockStudy,
-  acts: Float32Array,
-  residual: Float32Array,
+  { acts, residual, reconstruction }: { acts: Float32Array; residual: Float32Array; reconstruction: Float32Array },
   dModel: number,
   table: TargetTable,
   probed: readonly string[],
@@ -571,12 +583,14 @@ function stageScan(
     scan: scanLatents(acts, s.sae.dSae, table, { permutations: o.permutations, seed: o.seed }, signal),
     residualScan: scanLatents(residual, dModel, table, { permutations: 0 }),
     probes: probeColumns(residual, dModel, table, probed),
+    reconstructionProbes: probeColumns(reconstruction, dModel, table, probed),
   };
 }
 
-/** The log's account of some rows' probes: each target's out-of-fold r, its prefix left off. */
-function probeLine(probes: readonly { target: string; r: number }[], prefix: string): string {
-  return `linear probe: ${probes.map((p) => `${p.target.slice(prefix.length)} ${p.r.toFixed(3)}`).join(', ')}`;
+/** The log's account of some rows' probes: each target's out-of-fold r (and of the SAE's reconstruction), its prefix left off. */
+function probeLine(s: { probes: readonly { target: string; r: number }[]; reconstructionProbes: readonly { target: string; r: number }[] }, prefix: string): string {
+  const kept = (target: string) => s.reconstructionProbes.find((p) => p.target === target)?.r.toFixed(3);
+  return `linear probe (of the SAE's reconstruction): ${s.probes.map((p) => `${p.target.slice(prefix.length)} ${p.r.toFixed(3)} (${kept(p.target)})`).join(', ')}`;
 }
 
 /** Where each row of a table restricted to some of the pooled table's store rows sits in the pooled table. */

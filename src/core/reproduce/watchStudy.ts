@@ -56,6 +56,8 @@ export interface WatchStudy {
   bestLatents: BestLatentResult[];
   /** Linear probes of each block's residual stream at the answer points. */
   probes: ProbeReading[];
+  /** The same probes of the SAE's reconstruction of the residual stream. */
+  reconstructionProbes: ProbeReading[];
   interventions: InterventionResult[];
 }
 
@@ -132,7 +134,7 @@ export async function watchStudy(
     { condition: 'lesion-minus-control', metric: 'log-prob', ...asResult(pairedDifference(lesionOutcome.logProb, controlOutcome.logProb)) },
   );
   const bestLatents = bestLatentResults(studies);
-  return { blocks: studies, targets, lesionBlock: lesionStudy.block, lesionTarget, lesioned, control, conditions, bestLatents, probes: probeReadings(studies), interventions };
+  return { blocks: studies, targets, lesionBlock: lesionStudy.block, lesionTarget, lesioned, control, conditions, bestLatents, probes: probeReadings(studies), reconstructionProbes: probeReadings(studies, 'reconstruction'), interventions };
 }
 
 export function condition(name: string, watched: WatchedTranscript[]): WatchCondition {

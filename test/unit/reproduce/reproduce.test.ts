@@ -108,7 +108,11 @@ test('reproduce runs every task end to end and writes files that read back', asy
     const family = targets[0].replace(/\[\d+\]$/, '');
     const best = Math.max(...probes.filter((p) => p.target.replace(/\[\d+\]$/, '') === family).map((p) => p.r));
     assert.equal(read.tasks[task as 'grid']!.ours[`probe.${family}`].value, best, task);
+    // The same probe fitted to the SAE's reconstruction of those rows: what of the target the SAE keeps.
+    const kept = read.tasks[task as 'grid']!.ours[`probe.reconstruction.${family}`];
+    assert.ok(Math.abs(kept.value) <= 1 && blocks.includes(kept.block!), `${task} ${family}: ${JSON.stringify(kept)}`);
   }
+  assert.ok(lines.some((l) => l.includes("linear probe (of the SAE's reconstruction)")));
   for (const panel of ['TD error', 'Q difference, first stage', 'TD beyond reward, reward token']) assert.ok(curves.some((c) => c.target === panel && c.condition === 'linear probe'), panel);
   const srCurves = JSON.parse(readFileSync(join(out, 'figures', 'graph', 'sr-correlation-per-block.vl.json'), 'utf8')).data.values as { condition: string; target: string }[];
   assert.deepEqual([...new Set(srCurves.map((c) => c.condition))].sort(), ['best latent', 'linear probe']);
