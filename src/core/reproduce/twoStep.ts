@@ -155,16 +155,25 @@ export interface ProbeLesion {
   r: number;
   lambda: number;
   probe: ProbeDirection;
-  control: { weights: Float64Array; center: Float64Array };
-  /** The sd of the first-stage rows' projection on each unit direction, and its root mean square over all unit directions (a random direction's). */
-  sd: DirectionSds;
+  /**
+   * The probe held at the decisions, centred on the first-stage rows' mean, and its
+   * control; `sd`: the sd of those rows' projection on each unit direction, and its
+   * root mean square over all unit directions (a random direction's).
+   */
+  atDecisions: HeldPair;
   /**
    * The same probe held at every token: centred on the mean of all the tokens the
    * model read, against a control along which all those tokens vary as much.
    */
-  everywhere: { probe: HeldDirection; control: HeldDirection; sd: DirectionSds };
+  everywhere: HeldPair;
 }
 
+/** A probe's direction and its control, held alike, and how much the rows vary along each. */
+interface HeldPair {
+  probe: HeldDirection;
+  control: HeldDirection;
+  sd: DirectionSds;
+}
 
 /** The target of the probe lesion: on the default model no single latent tracks it, but a linear probe reads it. */
 const PROBE_LESION_TARGET = `${FIRST_STAGE}tdError${DETRENDED}`;
@@ -270,14 +279,13 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   const probeLesion = await probeDirections(cleanStore, stageScans, firstStage, o.seed);
   log(
     `two-step: probe lesion block ${probeLesion.block}, the linear probe of ${probeLesion.target} (r ${probeLesion.r.toFixed(3)}, penalty ${probeLesion.lambda}), ` +
-      `held at its mean at each decision; control: a random direction (first-stage sd ${probeLesion.sd.control.toFixed(3)} against the probe's ${probeLesion.sd.probe.toFixed(3)}, ` +
-      `${probeLesion.sd.random.toFixed(3)} on average over all directions); then at every token (sd over all tokens ${probeLesion.everywhere.sd.control.toFixed(3)} ` +
+      `held at its mean at each decision; control: a random direction (first-stage sd ${probeLesion.atDecisions.sd.control.toFixed(3)} against the probe's ${probeLesion.atDecisions.sd.probe.toFixed(3)}, ` +
+      `${probeLesion.atDecisions.sd.random.toFixed(3)} on average over all directions); then at every token (sd over all tokens ${probeLesion.everywhere.sd.control.toFixed(3)} ` +
       `against the probe's ${probeLesion.everywhere.sd.probe.toFixed(3)}, ${probeLesion.everywhere.sd.random.toFixed(3)} on average)`,
   );
   const probeStudy = studies.find((s) => s.block === probeLesion.block)!;
 
   const ablate = (latents: readonly { latent: number }[]): Edit => ({ kind: 'latents', latents: latents.map((l) => l.latent), op: { kind: 'ablate' } });
-  const hold = (direction: { weights: Float64Array; center: Float64Array }): HeldDirection => ({ kind: 'direction', ...direction });
   const edits: [string, BlockStudy, Edit | HeldDirection][] = [
     ['reconstruction', lesionStudy, { kind: 'reconstruct' }],
     ['lesion', lesionStudy, ablate(lesioned)],
@@ -289,10 +297,10 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     ['reward-token-control', reward.study, ablate(reward.control)],
     ['detrended-lesion', detrended.study, ablate(detrended.lesioned)],
     ['detrended-control', detrended.study, ablate(detrended.control)],
-    ['probe-lesion', probeStudy, hold(probeLesion.probe)],
-    ['probe-control', probeStudy, hold(probeLesion.control)],
-    ['probe-everywhere-lesion', probeStudy, { ...probeLesion.everywhere.probe, at: 'all' }],
-    ['probe-everywhere-control', probeStudy, { ...probeLesion.everywhere.control, at: 'all' }],
+    ['probe-lesion', probeStudy, probeLesion.atDecisions.probe],
+    ['probe-control', probeStudy, probeLesion.atDecisions.control],
+    ['probe-everywhere-lesion', probeStudy, probeLesion.everywhere.probe],
+    ['probe-everywhere-control', probeStudy, probeLesion.everywhere.control],
   ];
   const conditions: ConditionOutcome[] = [clean];
   const curves = [
@@ -305,8 +313,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     log(`two-step: replaying under '${condition}' at block ${study.block}`);
     let delta: DeltaFn;
     if (edit.kind === 'direction') {
-      // A probe's direction is held at the decisions, where it was fitted, unless it is held at every token.
-      delta = directionDelta(edit, edit.at ?? 'last');
+      delta = directionDelta(edit, edit.at);
     } else {
       if (!sessions.has(study.block)) sessions.set(study.block, SaeSession.create(study.sae));
       delta = saeDelta(sessions.get(study.block)!, { block: study.block, edit, at: 'all' });
@@ -368,9 +375,9 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
       block: probeLesion.block,
       note: `the held probe's out-of-fold r with ${probeLesion.target}`,
     },
-    'probeLesion.sd.probe': { value: probeLesion.sd.probe, block: probeLesion.block, note: 'the sd of the first-stage rows along the probe' },
-    'probeLesion.sd.control': { value: probeLesion.sd.control, block: probeLesion.block, note: 'the sd of the first-stage rows along the control direction' },
-    'probeLesion.sd.random': { value: probeLesion.sd.random, block: probeLesion.block, note: 'the root mean square over all directions of the first-stage rows\' sd along them' },
+    'probeLesion.sd.probe': { value: probeLesion.atDecisions.sd.probe, block: probeLesion.block, note: 'the sd of the first-stage rows along the probe' },
+    'probeLesion.sd.control': { value: probeLesion.atDecisions.sd.control, block: probeLesion.block, note: 'the sd of the first-stage rows along the control direction' },
+    'probeLesion.sd.random': { value: probeLesion.atDecisions.sd.random, block: probeLesion.block, note: 'the root mean square over all directions of the first-stage rows\' sd along them' },
     'probeLesion.everywhere.sd.probe': { value: probeLesion.everywhere.sd.probe, block: probeLesion.block, note: 'the sd of all tokens along the probe' },
     'probeLesion.everywhere.sd.control': { value: probeLesion.everywhere.sd.control, block: probeLesion.block, note: 'the sd of all tokens along the everywhere control direction' },
     'probeLesion.everywhere.sd.random': { value: probeLesion.everywhere.sd.random, block: probeLesion.block, note: 'the root mean square over all directions of all tokens\' sd along them' },
@@ -422,12 +429,12 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   };
 }
 
-/** A direction of the residual stream whose reading is held at the center's (see {@link directionDelta}), at the decisions unless `at` says otherwise. */
+/** A direction of the residual stream whose reading is held at the center's (see {@link directionDelta}), at the decisions ('last') or at every token. */
 interface HeldDirection {
   kind: 'direction';
   weights: Float64Array;
   center: Float64Array;
-  at?: SplicePositions;
+  at: SplicePositions;
 }
 
 /**
@@ -441,28 +448,29 @@ async function probeDirections(storeDir: string, stageScans: readonly StageScan[
   const best = stageScans.reduce((a, b) => (r(b) > r(a) ? b : a));
   const store = await ActivationStore.open(storeDir);
   const d = store.dModel;
-  const x = gatherRows(await store.readAll(best.block), d, firstStage.rows!);
+  const all = await store.readAll(best.block);
+  const x = gatherRows(all, d, firstStage.rows!);
   const y = targetColumn(firstStage, target);
   const fit = ridgeProbe(x, d, y, firstStage.groups);
   const lambda = [...fit.lambdas].sort((a, b) => a - b)[Math.floor(fit.lambdas.length / 2)];
   const probe = ridgeDirection(x, d, y, lambda);
   const rng = Rng.fromSeed(seed);
   const g = Float64Array.from({ length: d }, () => rng.normal());
-  const atDecisions = matchedControl(rowCovariance(x, d, probe.center), d, probe.weights, g);
-  // Every token the model read: the probe centred on their mean, and a control matched over them.
-  const all = await store.readAll(best.block);
-  const center = columnMeans(all, d);
-  const everywhere = matchedControl(rowCovariance(all, d, center), d, probe.weights, g);
-  const held = (weights: Float64Array): HeldDirection => ({ kind: 'direction', weights, center });
+  // The same direction and random draw twice: held at the decisions, where the probe was fitted, centred on their mean;
+  // and at every token the model read, centred on the mean of all of them, each with a control matched over its rows.
+  const pair = (rows: Float32Array, center: Float64Array, at: SplicePositions): HeldPair => {
+    const { control, sd } = matchedControl(rowCovariance(rows, d, center), d, probe.weights, g);
+    const held = (weights: Float64Array): HeldDirection => ({ kind: 'direction', weights, center, at });
+    return { probe: held(probe.weights), control: held(control), sd };
+  };
   return {
     block: best.block,
     target,
     r: r(best),
     lambda,
     probe,
-    control: { weights: atDecisions.control, center: probe.center },
-    sd: atDecisions.sd,
-    everywhere: { probe: held(probe.weights), control: held(everywhere.control), sd: everywhere.sd },
+    atDecisions: pair(x, probe.center, 'last'),
+    everywhere: pair(all, columnMeans(all, d), 'all'),
   };
 }
 
