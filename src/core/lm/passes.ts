@@ -21,6 +21,8 @@ export interface BlockResidual {
   lengths: readonly number[];
   /** absolute position (tokens before it in the sequence) of each sequence's first row */
   start: readonly number[];
+  /** per sequence, the absolute positions the caller marked ({@link PassOptions.marks}); none when it marked none */
+  marks: readonly (readonly number[])[];
   /** [batch, positions, dModel] */
   data: Float32Array;
 }
@@ -37,6 +39,11 @@ export interface PassOptions {
   /** logits at every valid position instead of only the last */
   allPositions?: boolean;
   interventions?: Interventions;
+  /**
+   * per sequence, absolute positions the delta functions are told of, e.g. the
+   * tokens where a player reads a reward; an intervention may edit only those
+   */
+  marks?: readonly (readonly number[])[];
   /** checked before every onnxruntime run (a run itself cannot be interrupted) */
   signal?: AbortSignal;
 }
@@ -197,11 +204,21 @@ export class Runner {
   async pass(batch: Batch, cache: Cache | null, options: PassOptions): Promise<{ output: ForwardResult; cache: Cache | null }> {
     const d = this.model.dModel;
     const deltas = new Map<number, Float32Array>();
+    if (options.marks && options.marks.length !== batch.size) throw new RangeError(`marks needs one position list per sequence (${batch.size}), got ${options.marks.length}`);
     for (const [block, fn] of interventionList(options.interventions)) {
       this.checkBlock(block);
       options.signal?.throwIfAborted();
       const read = await this.run(batch, cache, deltas, { logits: false, taps: [block], presents: false });
-      const residual: BlockResidual = { block, batch: batch.size, positions: batch.width, dModel: d, lengths: batch.lengths, start: batch.start, data: floatData(read[tapOutput(block)]) };
+      const residual: BlockResidual = {
+        block,
+        batch: batch.size,
+        positions: batch.width,
+        dModel: d,
+        lengths: batch.lengths,
+        start: batch.start,
+        marks: options.marks ?? batch.lengths.map(() => []),
+        data: floatData(read[tapOutput(block)]),
+      };
       const delta = await fn(residual);
       if (delta === null) continue;
       if (!(delta instanceof Float32Array) || delta.length !== residual.data.length) {

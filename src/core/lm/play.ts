@@ -102,14 +102,26 @@ interface Game {
   fed: number[];
 }
 
+/** Play's hooks: a run's, and the actions to take in place of the model's. */
+export interface PlayHooks extends RunHooks {
+  /**
+   * Per experiment, the action of every decision in order (two per episode),
+   * taken whatever the model's distribution says: a previous run's choices, so
+   * that an edited model's distributions are read on the same transcripts
+   * (Decision.logProbs then scores those choices under the edited model).
+   */
+  forcedActions?: readonly (readonly number[])[];
+}
+
 /**
  * The model plays the two-step task: at every decision the text so far is
  * tokenised, the new tokens are appended to the model's sequence (with the KV
  * cache, each append costs only its new tokens), and the next-token distribution
  * restricted to the allowed labels decides.
  */
-export async function playTwoStep(model: LanguageModel, options: Partial<PlayOptions> = {}, hooks: RunHooks = {}): Promise<PlayedExperiment[]> {
+export async function playTwoStep(model: LanguageModel, options: Partial<PlayOptions> = {}, hooks: PlayHooks = {}): Promise<PlayedExperiment[]> {
   const o = playOptions(options);
+  if (hooks.forcedActions) checkForcedActions(hooks.forcedActions, o);
   const tokenizer = model.requireTokenizer();
   const master = Rng.fromSeed(o.seed);
   const games: Game[] = Array.from({ length: o.experiments }, (_, index) => {
@@ -144,7 +156,16 @@ export async function playTwoStep(model: LanguageModel, options: Partial<PlayOpt
   }));
 }
 
-async function decideAll(batch: Game[], sequences: SequenceBatch, tokenizer: LmTokenizer, o: PlayOptions, hooks: RunHooks): Promise<void> {
+function checkForcedActions(actions: readonly (readonly number[])[], o: PlayOptions): void {
+  if (actions.length !== o.experiments) throw new RangeError(`forcedActions: ${actions.length} experiments' actions for ${o.experiments} experiments`);
+  actions.forEach((list, e) => {
+    if (list.length !== o.episodes * 2) throw new RangeError(`forcedActions: experiment ${e} has ${list.length} actions, ${o.episodes} episodes need ${o.episodes * 2}`);
+    const bad = list.findIndex((a) => a !== 0 && a !== 1);
+    if (bad >= 0) throw new RangeError(`forcedActions: experiment ${e}, decision ${bad}: action ${list[bad]} is not 0 or 1`);
+  });
+}
+
+async function decideAll(batch: Game[], sequences: SequenceBatch, tokenizer: LmTokenizer, o: PlayOptions, hooks: PlayHooks): Promise<void> {
   const prompts = batch.map((g) => twoStepPrompt(g.episodes, g.pending, o.prompt));
   const answers = prompts.map((p) => {
     // The text is tokenised with an answer in place, as the finished transcript will be, so a tokenizer
@@ -164,16 +185,20 @@ async function decideAll(batch: Game[], sequences: SequenceBatch, tokenizer: LmT
     g.fed = ids;
     return fresh;
   });
+  // The token showing the newest reward, marked so that an intervention can edit it alone (see SplicePositions 'marked').
+  const rewardTokens = prompts.map(({ rewardAt }, b) => (rewardAt === null ? null : tokenAt(answers[b].encoded, rewardAt)));
   const blocks = hooks.recorder?.blocks ?? [];
-  const result = await sequences.append(appends, { taps: [...blocks], interventions: hooks.interventions, signal: hooks.signal });
+  const marks = rewardTokens.map((t) => (t === null ? [] : [t]));
+  const result = await sequences.append(appends, { taps: [...blocks], interventions: hooks.interventions, marks, signal: hooks.signal });
   batch.forEach((g, b) => {
     const prompt = prompts[b];
     const dist = answerDistribution(result.logits[b], answers[b].candidates);
     const byModel = prompt.episode >= o.randomEpisodes;
-    const action = byModel ? chooseAnswer(dist, o.policy, g.rng) : g.rng.int(0, prompt.allowed.length);
+    const forced = hooks.forcedActions?.[g.index][g.decisions.length];
+    const action = forced ?? (byModel ? chooseAnswer(dist, o.policy, g.rng) : g.rng.int(0, prompt.allowed.length));
     const rowAt = hooks.recorder ? recordAppended(hooks.recorder, result, b, g, prompt, answers[b].position) : () => null;
-    const rewardToken = prompt.rewardAt === null ? null : tokenAt(answers[b].encoded, prompt.rewardAt);
     const row = rowAt(answers[b].position);
+    const rewardToken = rewardTokens[b];
     const rewardRow = rewardToken === null ? null : rowAt(rewardToken);
     g.decisions.push({ episode: prompt.episode, step: prompt.step, logProbs: dist.logProbs, action, byModel, position: answers[b].position, row, rewardRow });
     if (g.pending === null) {

@@ -63,6 +63,15 @@ export interface ConditionOutcome {
   /** Q-learning refitted to this condition's choices: total NLL, and each experiment's share. */
   nll: number;
   nllPerExperiment: number[];
+  /**
+   * Per experiment, how much less likely the edited model makes the clean run's
+   * own choices, in nats: the clean run replayed with its actions forced, and
+   * the sum over the model's choices of log p_clean(a) - log p_edited(a). Zero
+   * for the clean run. Unlike the NLL it compares the two models on the same
+   * transcripts, so a small change in the policy shows even where no sampled
+   * choice flips.
+   */
+  choiceCost: number[];
 }
 
 export interface TwoStepStudy {
@@ -209,7 +218,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   log(`two-step: the model plays ${o.experiments} experiments of ${o.episodes} episodes (first ${o.randomEpisodes} random, then ${policyName(o.policy)}), recording ${blocks.length} blocks`);
   const cleanStore = join(ctx.outDir, 'activations', 'two-step-clean');
   const cleanPlayed = await playRecorded(ctx, cleanStore, blocks, play, undefined, 'every');
-  const clean = outcome('none', cleanPlayed, o.randomEpisodes);
+  const clean = outcome('none', cleanPlayed, o.randomEpisodes, cleanPlayed.map(() => 0));
 
   log('two-step: fitting Q-learning, myopic Q-learning, repetition and copy-the-best-episode to the model\u2019s choices');
   const data = { spec: TWO_STEP_SPEC, experiments: cleanPlayed };
@@ -303,6 +312,8 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     ['probe-everywhere-control', probeStudy, probeLesion.everywhere.control],
   ];
   const conditions: ConditionOutcome[] = [clean];
+  // Every condition also replays the clean run's choices, to score them under the edited model.
+  const forcedActions = cleanPlayed.map((g) => g.decisions.map((d) => d.action));
   const curves = [
     ...curvesOf('none', studies.map((s) => ({ block: s.block, best: s.scan.best }))),
     ...curvesOf('none', [...stageScans, ...rewardScans].map((s) => ({ block: s.block, best: s.scan.best }))),
@@ -319,13 +330,15 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
       delta = saeDelta(sessions.get(study.block)!, { block: study.block, edit, at: 'all' });
     }
     const interventions = { [study.block]: delta };
+    const choiceCost = choiceCosts(cleanPlayed, await playTwoStep(model, play, { interventions, forcedActions, signal: ctx.signal }));
+    log(`  the clean run's choices cost the edited model ${mean(choiceCost).toFixed(3)} nats per experiment`);
     if (condition === 'lesion') {
       const store = join(ctx.outDir, 'activations', 'two-step-lesion');
       const played = await playRecorded(ctx, store, blocks, play, interventions, 'every');
-      conditions.push(outcome(condition, played, o.randomEpisodes));
+      conditions.push(outcome(condition, played, o.randomEpisodes, choiceCost));
       curves.push(...(await lesionCurves(played, store, studies, o)));
     } else {
-      conditions.push(outcome(condition, await playTwoStep(model, play, { interventions, signal: ctx.signal }), o.randomEpisodes));
+      conditions.push(outcome(condition, await playTwoStep(model, play, { interventions, signal: ctx.signal }), o.randomEpisodes, choiceCost));
     }
   }
   for (const session of sessions.values()) await session.release();
@@ -334,6 +347,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   const interventions: InterventionResult[] = conditions.flatMap((c) => [
     { condition: c.condition, metric: 'return', ...asResult(estimate(c.returns)) },
     { condition: c.condition, metric: 'nll', value: c.nll, ci95: scaled(estimate(c.nllPerExperiment), c.nllPerExperiment.length) },
+    ...(c === clean ? [] : [{ condition: c.condition, metric: 'choice-cost', ...asResult(estimate(c.choiceCost)) }]),
   ]);
   // Each lesion against its own control, paired by experiment.
   // Each lesion's control is named as it is, with 'control' for 'lesion'.
@@ -344,6 +358,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     interventions.push(
       { condition, metric: 'return', ...asResult(pairedDifference(lesioned.returns, control.returns)) },
       { condition, metric: 'nll-per-experiment', ...asResult(pairedDifference(lesioned.nllPerExperiment, control.nllPerExperiment)) },
+      { condition, metric: 'choice-cost', ...asResult(pairedDifference(lesioned.choiceCost, control.choiceCost)) },
     );
   }
   const bestLatents = [...bestLatentResults(studies), ...stageLatentResults(stageScans), ...stageLatentResults(rewardScans)];
@@ -386,6 +401,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
       conditions.flatMap((c) => [
         [`intervention.return.${c.condition}`, { value: mean(c.returns), block: blockOf(c.condition), note: `expected reward per episode (the chance of treasure of the option chosen), episodes ${o.randomEpisodes + 1}-${o.episodes}` }],
         [`intervention.nll.${c.condition}`, { value: c.nll, block: blockOf(c.condition) }],
+        [`intervention.choiceCost.${c.condition}`, { value: mean(c.choiceCost), block: blockOf(c.condition), note: 'nats per experiment: the clean run\u2019s choices\u2019 log-probability under the clean model less under the edited one, on the clean transcripts' }],
       ]),
     ),
   };
@@ -491,7 +507,7 @@ async function playRecorded(
   return played;
 }
 
-function outcome(condition: string, played: PlayedExperiment[], randomEpisodes: number): ConditionOutcome {
+function outcome(condition: string, played: PlayedExperiment[], randomEpisodes: number, choiceCost: number[]): ConditionOutcome {
   const returns = played.map((g) => mean(g.episodes.slice(randomEpisodes).map(expectedReward)));
   const data = { spec: TWO_STEP_SPEC, experiments: played };
   const fit = fitModel(Q_LEARNING, data, { restarts: 3, seed: 0 });
@@ -503,7 +519,19 @@ function outcome(condition: string, played: PlayedExperiment[], randomEpisodes: 
     returnPerEpisode: played[0].episodes.map((_, k) => estimate(played.map((g) => expectedReward(g.episodes[k])))),
     nll: fit.nll,
     nllPerExperiment,
+    choiceCost,
   };
+}
+
+/** Per experiment, the clean run's choices' log-probability under the clean model less that under the edited one (see {@link ConditionOutcome.choiceCost}). */
+function choiceCosts(clean: readonly PlayedExperiment[], replayed: readonly PlayedExperiment[]): number[] {
+  return replayed.map((g, e) =>
+    g.decisions.reduce((sum, d, i) => {
+      const c = clean[e].decisions[i];
+      if (d.action !== c.action) throw new Error(`experiment ${e}, decision ${i}: the replay took action ${d.action}, the clean run ${c.action}`);
+      return sum + (d.byModel ? c.logProbs[d.action] - d.logProbs[d.action] : 0);
+    }, 0),
+  );
 }
 
 /** Correlations recomputed after a lesion: the same SAEs, targets from Q-learning refitted to the lesioned choices. */

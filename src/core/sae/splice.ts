@@ -5,9 +5,11 @@ import { gatherRows } from './source';
 /**
  * Which positions of a pass an SAE splice touches. 'all': every real token;
  * 'last': the last token of each sequence in the pass, which, when the model
- * plays, is the decision point being answered.
+ * plays, is the decision point being answered; 'marked': the positions the
+ * pass was told of ({@link BlockResidual.marks}), which, when the model plays
+ * the two-step task, are the tokens showing each trip's reward.
  */
-export type SplicePositions = 'all' | 'last';
+export type SplicePositions = 'all' | 'last' | 'marked';
 
 /** Row indices ([batch, positions] flattened) of the positions a splice touches; padding is never touched. */
 export function splicedRows(r: BlockResidual, at: SplicePositions): number[] {
@@ -16,7 +18,9 @@ export function splicedRows(r: BlockResidual, at: SplicePositions): number[] {
     const n = r.lengths[b];
     if (n === 0) continue;
     if (at === 'last') rows.push(b * r.positions + n - 1);
-    else for (let p = 0; p < n; p++) rows.push(b * r.positions + p);
+    else if (at === 'marked') {
+      for (const m of r.marks[b]) if (m >= r.start[b] && m < r.start[b] + n) rows.push(b * r.positions + m - r.start[b]);
+    } else for (let p = 0; p < n; p++) rows.push(b * r.positions + p);
   }
   return rows;
 }

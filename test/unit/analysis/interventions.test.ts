@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { columnMeans, directionDelta, matchedControl, rowCovariance, saeDelta } from '../../../src/core/analysis/interventions';
 import { Rng } from '../../../src/core/random';
-import { playTwoStep, type LanguageModel } from '../../../src/core/lm';
+import { playTwoStep, type BlockResidual, type LanguageModel } from '../../../src/core/lm';
 import { memorySource, SaeSession, trainSae, type Sae } from '../../../src/core/sae';
 import { twoStepBatch } from '../../../src/core/simulation';
 import { tempDir } from '../../fixtures/lm/folders';
@@ -79,11 +79,13 @@ test('holding a direction\'s reading removes x\'s component along it, and nothin
   const center = Float64Array.from({ length: d }, (_, j) => x[j] * 0.5);
   const dot = (v: ArrayLike<number>, p: number) => Array.from(weights).reduce((s, w, j) => s + w * v[p * d + j], 0);
   const norm2 = dot(weights, 0);
-  for (const at of ['all', 'last'] as const) {
-    const run = await model.forward([ids], { taps: [BLOCK], interventions: { [BLOCK]: directionDelta({ weights, center }, at) } });
+  // 'marked': the positions the pass is told of; one past the end is ignored.
+  const marked = [3, 10, ids.length + 5];
+  for (const at of ['all', 'last', 'marked'] as const) {
+    const run = await model.forward([ids], { taps: [BLOCK], interventions: { [BLOCK]: directionDelta({ weights, center }, at) }, marks: [marked] });
     const y = run.taps.get(BLOCK)![0];
     for (let p = 0; p < ids.length; p++) {
-      const touched = at === 'all' || p === ids.length - 1;
+      const touched = at === 'all' || (at === 'last' ? p === ids.length - 1 : marked.includes(p));
       // The change is k w with k = -((x - c) . w) / |w|^2: after it, (y - c) . w = 0.
       const k = touched ? -(dot(x, p) - dot(center, 0)) / norm2 : 0;
       for (let j = 0; j < d; j++) assert.ok(Math.abs(y[p * d + j] - (x[p * d + j] + k * weights[j])) < 1e-4, `${at}, position ${p}, dim ${j}`);
@@ -127,4 +129,20 @@ test('a matched control direction: the rows vary along it exactly as much as alo
   assert.ok(Math.abs(sd.random - Math.sqrt(columnSd.reduce((a, s) => a + s * s, 0) / d)) < 1e-9);
   // A probe louder than any bending of g can reach is refused, not given an unmatched control.
   assert.throws(() => matchedControl(cov, d, Float64Array.from([1, 0.5, 0, 0, 0, 0]), Float64Array.from([0, 0, 0, 0, 0, 1])), /bending the random direction reaches only/);
+});
+
+test('when the model plays, the marked positions are the tokens showing each trip\'s reward', async () => {
+  const tokenizer = model.requireTokenizer();
+  const seen: number[][] = [[], []];
+  const spy = (r: BlockResidual) => {
+    r.marks.forEach((m, b) => seen[b].push(...m.filter((p) => p >= r.start[b] && p < r.start[b] + r.lengths[b])));
+    return null;
+  };
+  const played = await playTwoStep(model, { experiments: 2, episodes: 5, randomEpisodes: 1, seed: 5, batchSize: 2 }, { interventions: { [BLOCK]: spy } });
+  played.forEach((g, b) => {
+    const ids = tokenizer.encode(g.transcript.text);
+    // One marked token per trip after which a spaceship choice came (every trip but the last), showing that trip's treasure.
+    assert.equal(seen[b].length, g.episodes.length - 1);
+    assert.deepEqual(seen[b].map((p) => tokenizer.decode([ids[p]]).trim()), g.episodes.slice(0, -1).map((ep) => String(ep.reward)));
+  });
 });

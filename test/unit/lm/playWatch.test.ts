@@ -50,6 +50,24 @@ test('the model plays the two-step task: its transcript is the text it read, its
   assert.deepEqual(again.map((g) => g.transcript.text), played.map((g) => g.transcript.text), 'the same seed plays the same games, whatever the batching');
 });
 
+test('forced actions: the model is read at every decision but takes the actions given; forcing its own choices reproduces its run', async () => {
+  const play = { experiments: 3, episodes: 5, randomEpisodes: 1, seed: 8, batchSize: 2 };
+  const clean = await playTwoStep(model, play);
+  const own = await playTwoStep(model, play, { forcedActions: clean.map((g) => g.decisions.map((d) => d.action)) });
+  assert.deepEqual(own.map((g) => g.decisions), clean.map((g) => g.decisions));
+  const flipped = clean.map((g) => g.decisions.map((d) => 1 - d.action));
+  const other = await playTwoStep(model, play, { forcedActions: flipped });
+  other.forEach((g, e) => {
+    assert.deepEqual(g.decisions.map((d) => d.action), flipped[e]);
+    assert.deepEqual(g.transitions.map((t) => t.action), flipped[e]);
+    // The first decision's distribution is read before any forced action, so it is the clean run's.
+    assert.deepEqual(g.decisions[0].logProbs, clean[e].decisions[0].logProbs);
+  });
+  await assert.rejects(playTwoStep(model, play, { forcedActions: flipped.slice(1) }), /2 experiments' actions for 3 experiments/);
+  await assert.rejects(playTwoStep(model, play, { forcedActions: flipped.map((a) => a.slice(1)) }), /experiment 0 has 9 actions, 5 episodes need 10/);
+  await assert.rejects(playTwoStep(model, play, { forcedActions: flipped.map((a) => a.map(() => 2)) }), /action 2 is not 0 or 1/);
+});
+
 test('the model plays the same tasks as simulated agents with the same seed', async () => {
   const played = await playTwoStep(model, { experiments: 2, episodes: 3, randomEpisodes: 3, seed: 8 });
   const simulated = twoStepBatch({ experiments: 2, episodes: 3, randomEpisodes: 3, seed: 8 });

@@ -86,6 +86,14 @@ test('reproduce runs every task end to end and writes files that read back', asy
   const sdAll = (which: string) => twoStep.ours[`probeLesion.everywhere.sd.${which}`].value;
   assert.ok(sdAll('probe') > 0 && Math.abs(sdAll('control') / sdAll('probe') - 1) < 1e-3, `everywhere: ${sdAll('control')} against ${sdAll('probe')}`);
   assert.ok(lines.some((l) => l.includes('probe lesion block')));
+  // The choice cost: every edited condition replays the clean run's choices; each lesion's paired difference is its mean less its control's.
+  for (const lesion of ['lesion', 'value-lesion', 'reward-token-lesion', 'detrended-lesion', 'probe-lesion', 'probe-everywhere-lesion']) {
+    const control = lesion.replace(/lesion$/, 'control');
+    const difference = value(`${lesion}-minus-control`, 'choice-cost');
+    assert.ok(Math.abs(difference - (value(lesion, 'choice-cost') - value(control, 'choice-cost'))) < 1e-9, lesion);
+    assert.equal(twoStep.ours[`intervention.choiceCost.${lesion}`].value, value(lesion, 'choice-cost'));
+  }
+  assert.equal(twoStep.ours['intervention.choiceCost.none'].value, 0);
   // The lesioned run records every token too, so every panel of the correlation figure has its curve after the lesion.
   const curves = JSON.parse(readFileSync(join(out, 'figures', 'two-step', 'max-correlation-per-block.vl.json'), 'utf8')).data.values as { condition: string; target: string }[];
   const panels = [...new Set(curves.map((c) => c.target))];
