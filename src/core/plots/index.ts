@@ -1,6 +1,7 @@
 export { ChartInputError, type ChartSpec } from './common';
 export * from './communityChart';
 export * from './correlationCharts';
+export * from './effectChart';
 export * from './episodeCharts';
 export * from './latentChart';
 export * from './nllChart';

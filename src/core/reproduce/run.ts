@@ -16,6 +16,7 @@ import {
   communityStructureChart,
   gridAccuracyChart,
   latentActivationChart,
+  lesionEffectChart,
   maxCorrelationChart,
   nllByConditionChart,
   returnPerEpisodeChart,
@@ -323,6 +324,21 @@ async function twoStepResult(s: TwoStepStudy, outDir: string): Promise<TaskResul
       nllByConditionChart(
         s.interventions.filter((i) => i.metric === 'nll' && conditions.includes(i.condition)).map((i) => ({ condition: i.condition, nll: i.value, ci95: i.ci95 })),
         { title: 'Two-step task: Q-learning NLL of the model\u2019s choices', subtitle: 'Q-learning refitted to each condition\u2019s choices' },
+      ),
+      outDir,
+    ),
+    await writeFigure(
+      dir,
+      'choice-cost-by-lesion',
+      lesionEffectChart(
+        s.interventions
+          .filter((i) => i.metric === 'choice-cost' && i.condition.endsWith('-minus-control'))
+          .map((i) => ({ condition: i.condition.replace(/-minus-control$/, ''), value: i.value, ci95: i.ci95 })),
+        {
+          title: 'Two-step task: what each lesion costs the model\u2019s own choices, beyond its control',
+          subtitle: 'The clean run replayed under each edit: log p_clean - log p_edited of its choices, summed per experiment',
+          xTitle: 'Choice cost, lesion minus control (nats per experiment)',
+        },
       ),
       outDir,
     ),

@@ -7,6 +7,7 @@ import {
   gaussianSmooth,
   gridAccuracyChart,
   latentActivationChart,
+  lesionEffectChart,
   maxCorrelationChart,
   nllByConditionChart,
   renderSvg,
@@ -18,7 +19,7 @@ import {
   VEGA_LITE_SCHEMA,
 } from '../../../src/core/plots';
 import type { Estimate } from '../../../src/core/stats';
-import { COMMUNITIES, CONDITIONS, correlationRows, everyChart, gridSeries, latentPoints, NAMES, nextNodeMatrix, NLL_ROWS, returnSeries, srRows } from './fixtures';
+import { COMMUNITIES, CONDITIONS, correlationRows, EFFECT_ROWS, everyChart, gridSeries, latentPoints, NAMES, nextNodeMatrix, NLL_ROWS, returnSeries, srRows } from './fixtures';
 import { overlappingText, textBoxes } from './layout';
 import { markGroups, markItems, rectGeometry, svgTexts } from './svg';
 
@@ -115,6 +116,25 @@ test('NLL by condition: one bar per condition in order, lengths proportional to 
   const plain = await render(nllByConditionChart(NLL_ROWS.map(({ condition, nll }) => ({ condition, nll }))));
   assert.equal(markItems(plain, 'rect').length, 4);
   assert.equal(markItems(plain, 'rule').length, 0);
+});
+
+test('lesion effects: a point per condition in order, at its value on the same axis as its interval, and a rule at zero', async () => {
+  const spec = lesionEffectChart(EFFECT_ROWS);
+  assert.deepEqual(dataValues(spec), EFFECT_ROWS.map((r) => ({ condition: r.condition, value: r.value, lo: r.ci95[0], hi: r.ci95[1] })));
+  const svg = await render(spec);
+  const at = (item: string) => /transform="translate\(([-\d.e]+),([-\d.e]+)\)"/.exec(item)!.slice(1).map(Number);
+  const points = markItems(svg, 'symbol').map(at);
+  assert.equal(points.length, EFFECT_ROWS.length);
+  assert.ok(points.every((p, i) => i === 0 || p[1] > points[i - 1][1]), 'points top to bottom in the given order');
+  // x is linear in the value: the zero rule sits where the line through two points says 0 is.
+  const [a, b] = [0, 1].map((i) => ({ v: EFFECT_ROWS[i].value, x: points[i][0] }));
+  const xOf = (v: number) => a.x + ((v - a.v) * (b.x - a.x)) / (b.v - a.v);
+  points.forEach((p, i) => assert.ok(Math.abs(p[0] - xOf(EFFECT_ROWS[i].value)) < 0.05, `point ${i}`));
+  const zero = markGroups(svg, 'rule')[0].map((l) => at(l)[0]);
+  assert.equal(zero.length, 1);
+  assert.ok(Math.abs(zero[0] - xOf(0)) < 0.05, `the zero rule at ${zero[0]}, expected ${xOf(0)}`);
+  assert.ok(svgTexts(svg).some((t) => t.includes('Paired by experiment')));
+  assert.throws(() => lesionEffectChart([{ condition: 'a', value: 1, ci95: [2, 0] }]), /rows\[0\]\.ci95 is \[2, 0\]; expected lower <= upper/);
 });
 
 test('max correlation per block: a panel per target, a line per condition, smoothed as stated', async () => {

@@ -1,8 +1,9 @@
-import type { BlockCorrelationRow, ChartSpec, EpisodeSeries, LatentPoint, NllRow, SrCorrelationRow } from '../../../src/core/plots';
+import type { BlockCorrelationRow, ChartSpec, EffectRow, EpisodeSeries, LatentPoint, NllRow, SrCorrelationRow } from '../../../src/core/plots';
 import {
   communityStructureChart,
   gridAccuracyChart,
   latentActivationChart,
+  lesionEffectChart,
   maxCorrelationChart,
   nllByConditionChart,
   returnPerEpisodeChart,
@@ -86,11 +87,20 @@ export function latentPoints(count: number): LatentPoint[] {
   });
 }
 
+/** Lesion effects, one on each side of zero and one across it. */
+export const EFFECT_ROWS: EffectRow[] = [
+  { condition: 'TD lesion', value: -0.09, ci95: [-0.19, 0.01] },
+  { condition: 'value lesion', value: 0.77, ci95: [0.47, 1.07] },
+  { condition: 'detrended TD lesion', value: 0.3, ci95: [0.17, 0.44] },
+  { condition: 'scrambled lesion', value: -0.4, ci95: [-0.6, -0.2] },
+];
+
 /** One chart of every kind, from the inputs above. */
 export function everyChart(): Record<string, ChartSpec> {
   return {
     returnPerEpisode: returnPerEpisodeChart(returnSeries(), { randomEpisodes: 7, chance: 0.5 }),
     nllByCondition: nllByConditionChart(NLL_ROWS, { subtitle: "Q-learning fitted to the model's choices" }),
+    lesionEffect: lesionEffectChart(EFFECT_ROWS, { xTitle: 'Choice cost, lesion minus control (nats per experiment)' }),
     maxCorrelation: maxCorrelationChart(correlationRows(8), { smoothSigma: 0.5 }),
     gridAccuracy: gridAccuracyChart(gridSeries(), { chance: 0.25 }),
     srCorrelation: srCorrelationChart(srRows(8), { smoothSigma: 0.5 }),
