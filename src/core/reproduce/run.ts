@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { fitModel } from '../agents/fit';
 import { Q_LEARNING } from '../agents/qLearning';
 import { discoverLatents, latentsFile, rankDiscovered, runId, writeLatents, type DiscoveredLatent, type RunInfo } from '../analysis/discovered';
-import { maxRFigure, PAPER_NUMBERS, probeFigures, RESULTS_FORMAT, RESULTS_VERSION, writeResults, type Figure, type Results, type TaskResult } from '../analysis/results';
+import { maxRFigure, PAPER_NUMBERS, probeFigures, RESULTS_FORMAT, RESULTS_VERSION, writeResults, type Figure, type InterventionResult, type Results, type TaskResult } from '../analysis/results';
 import { latentColumn } from '../analysis/scan';
 import { DETRENDED, graphTargets, gridTargets, targetColumn, targetFamily, type TargetTable } from '../analysis/targets';
 import { definedOnly } from '../config';
@@ -17,6 +17,7 @@ import {
   gridAccuracyChart,
   latentActivationChart,
   lesionEffectChart,
+  type EffectRow,
   maxCorrelationChart,
   nllByConditionChart,
   returnPerEpisodeChart,
@@ -304,6 +305,13 @@ async function latentFigure(dir: string, outDir: string, blocks: readonly BlockS
   return [await writeFigure(dir, 'best-latent', spec, outDir)];
 }
 
+/** Each lesion's paired difference from its control in one metric, named by the lesion. */
+function lesionDifferences(interventions: readonly InterventionResult[], metric: string): EffectRow[] {
+  return interventions
+    .filter((i) => i.metric === metric && i.condition.endsWith('-minus-control'))
+    .map((i) => ({ condition: i.condition.replace(/-minus-control$/, ''), value: i.value, ci95: i.ci95 }));
+}
+
 async function twoStepResult(s: TwoStepStudy, outDir: string): Promise<TaskResult> {
   const dir = join(outDir, 'figures', 'two-step');
   const conditions = s.conditions.map((c) => c.condition);
@@ -312,9 +320,10 @@ async function twoStepResult(s: TwoStepStudy, outDir: string): Promise<TaskResul
     await writeFigure(
       dir,
       'return-per-episode',
+      // The paper's conditions (Fig. 2E); the other lesions' returns, each beside its control, are in 'return-by-lesion'.
       returnPerEpisodeChart(
-        s.conditions.map((c) => ({ condition: c.condition, perEpisode: c.returnPerEpisode })),
-        { title: `Two-step task: expected return per episode (lesions at blocks ${s.lesionBlock} TD, ${s.valueBlock} value, ${s.rewardBlock} reward token, ${s.detrendedBlock} detrended TD, ${s.probeLesion.block} TD probe)`, yTitle: 'Expected reward per episode', randomEpisodes: s.options.randomEpisodes, chance },
+        s.conditions.filter((c) => ['none', 'reconstruction', 'lesion', 'control', `scale${s.options.scaleFactor}`].includes(c.condition)).map((c) => ({ condition: c.condition, perEpisode: c.returnPerEpisode })),
+        { title: `Two-step task: expected return per episode (TD-error latents at block ${s.lesionBlock})`, yTitle: 'Expected reward per episode', randomEpisodes: s.options.randomEpisodes, chance },
       ),
       outDir,
     ),
@@ -329,17 +338,22 @@ async function twoStepResult(s: TwoStepStudy, outDir: string): Promise<TaskResul
     ),
     await writeFigure(
       dir,
+      'return-by-lesion',
+      lesionEffectChart(lesionDifferences(s.interventions, 'return'), {
+        title: 'Two-step task: each lesion\u2019s return beyond its control',
+        subtitle: `Expected reward per episode, episodes ${s.options.randomEpisodes + 1}\u2013${s.options.episodes}`,
+        xTitle: 'Return, lesion minus control',
+      }),
+      outDir,
+    ),
+    await writeFigure(
+      dir,
       'choice-cost-by-lesion',
-      lesionEffectChart(
-        s.interventions
-          .filter((i) => i.metric === 'choice-cost' && i.condition.endsWith('-minus-control'))
-          .map((i) => ({ condition: i.condition.replace(/-minus-control$/, ''), value: i.value, ci95: i.ci95 })),
-        {
+      lesionEffectChart(lesionDifferences(s.interventions, 'choice-cost'), {
           title: 'Two-step task: what each lesion costs the model\u2019s own choices, beyond its control',
           subtitle: 'The clean run replayed under each edit: log p_clean - log p_edited of its choices, summed per experiment',
-          xTitle: 'Choice cost, lesion minus control (nats per experiment)',
-        },
-      ),
+        xTitle: 'Choice cost, lesion minus control (nats per experiment)',
+      }),
       outDir,
     ),
     await writeFigure(dir, 'max-correlation-per-block', maxCorrelationChart(s.curves, { title: 'Two-step task: best latent per block, and a linear probe', smoothSigma: 0.5 }), outDir),

@@ -94,8 +94,14 @@ test('reproduce runs every task end to end and writes files that read back', asy
     assert.equal(twoStep.ours[`intervention.choiceCost.${lesion}`].value, value(lesion, 'choice-cost'));
   }
   assert.equal(twoStep.ours['intervention.choiceCost.none'].value, 0);
-  const effects = JSON.parse(readFileSync(join(out, 'figures', 'two-step', 'choice-cost-by-lesion.vl.json'), 'utf8')).data.values as { condition: string; value: number }[];
-  assert.deepEqual(effects.map((e) => [e.condition, e.value]), twoStep.interventions.filter((i) => i.metric === 'choice-cost' && i.condition.endsWith('-minus-control')).map((i) => [i.condition.replace(/-minus-control$/, ''), i.value]));
+  // Each lesion beside its control, in a forest plot per metric; the return per episode shows the paper's conditions alone.
+  const figureData = (name: string) => JSON.parse(readFileSync(join(out, 'figures', 'two-step', `${name}.vl.json`), 'utf8')).data.values as { condition: string; value: number }[];
+  for (const [name, metric] of [['choice-cost-by-lesion', 'choice-cost'], ['return-by-lesion', 'return']]) {
+    const expected = twoStep.interventions.filter((i) => i.metric === metric && i.condition.endsWith('-minus-control')).map((i) => [i.condition.replace(/-minus-control$/, ''), i.value]);
+    assert.equal(expected.length, 6, metric);
+    assert.deepEqual(figureData(name).map((e) => [e.condition, e.value]), expected, name);
+  }
+  assert.deepEqual([...new Set(figureData('return-per-episode').map((e) => e.condition))], ['none', 'reconstruction', 'lesion', 'control', 'scale-10']);
   // The lesioned run records every token too, so every panel of the correlation figure has its curve after the lesion.
   const curves = JSON.parse(readFileSync(join(out, 'figures', 'two-step', 'max-correlation-per-block.vl.json'), 'utf8')).data.values as { condition: string; target: string }[];
   const panels = [...new Set(curves.map((c) => c.target))];
