@@ -316,13 +316,14 @@ async function twoStepResult(s: TwoStepStudy, outDir: string): Promise<TaskResul
   const dir = join(outDir, 'figures', 'two-step');
   const conditions = s.conditions.map((c) => c.condition);
   const chance = mean(s.clean.played.map((g) => mean(g.episodes.slice(s.options.randomEpisodes).map(chanceReward))));
+  // The paper's conditions (Fig. 2E); the other lesions' returns, each beside its control, are in 'return-by-lesion'.
+  const paperConditions = ['none', 'reconstruction', 'lesion', 'control', `scale${s.options.scaleFactor}`];
   const figures = [
     await writeFigure(
       dir,
       'return-per-episode',
-      // The paper's conditions (Fig. 2E); the other lesions' returns, each beside its control, are in 'return-by-lesion'.
       returnPerEpisodeChart(
-        s.conditions.filter((c) => ['none', 'reconstruction', 'lesion', 'control', `scale${s.options.scaleFactor}`].includes(c.condition)).map((c) => ({ condition: c.condition, perEpisode: c.returnPerEpisode })),
+        s.conditions.filter((c) => paperConditions.includes(c.condition)).map((c) => ({ condition: c.condition, perEpisode: c.returnPerEpisode })),
         { title: `Two-step task: expected return per episode (TD-error latents at block ${s.lesionBlock})`, yTitle: 'Expected reward per episode', randomEpisodes: s.options.randomEpisodes, chance },
       ),
       outDir,
@@ -350,8 +351,8 @@ async function twoStepResult(s: TwoStepStudy, outDir: string): Promise<TaskResul
       dir,
       'choice-cost-by-lesion',
       lesionEffectChart(lesionDifferences(s.interventions, 'choice-cost'), {
-          title: 'Two-step task: what each lesion costs the model\u2019s own choices, beyond its control',
-          subtitle: 'The clean run replayed under each edit: log p_clean - log p_edited of its choices, summed per experiment',
+        title: 'Two-step task: what each lesion costs the model\u2019s own choices, beyond its control',
+        subtitle: 'The clean run replayed under each edit: log p_clean - log p_edited of its choices, summed per experiment',
         xTitle: 'Choice cost, lesion minus control (nats per experiment)',
       }),
       outDir,
