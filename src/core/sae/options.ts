@@ -41,6 +41,12 @@ export interface TrainOptions {
   batchSize: number;
   /** Scale inputs to mean norm sqrt(d_in) while training (the scale is folded into the saved weights). Default true. */
   normalizeActivations: boolean;
+  /**
+   * Train on ZCA-whitened inputs, W (x - mean) with W = C^-1/2 from the normalisation
+   * sample, so that the loss weighs every direction alike and quiet ones are kept; the
+   * whitening is folded into the saved weights. Default false (SAELens trains on raw rows).
+   */
+  whiten: boolean;
   /** Start b_dec at the data mean (else zero). Default true. */
   initBDecAtMean: boolean;
   /** The encoder sees x - b_dec (SAELens' apply_b_dec_to_input). Default true: with b_dec at the mean, the encoder sees centred data from the first step. */
@@ -72,6 +78,7 @@ export const DEFAULT_TRAIN_OPTIONS: Readonly<Omit<TrainOptions, 'dSae' | 'kAux'>
   epochs: 30,
   batchSize: 1024,
   normalizeActivations: true,
+  whiten: false,
   initBDecAtMean: true,
   applyBDecToInput: true,
   sampleRows: 65536,
@@ -121,6 +128,7 @@ export function resolveTrainOptions(partial: Partial<TrainOptions>, dIn: number)
   checkInteger('sae.epochs', o.epochs, 1);
   checkInteger('sae.batchSize', o.batchSize, 1);
   checkBoolean('sae.normalizeActivations', o.normalizeActivations);
+  checkBoolean('sae.whiten', o.whiten);
   checkBoolean('sae.initBDecAtMean', o.initBDecAtMean);
   checkBoolean('sae.applyBDecToInput', o.applyBDecToInput);
   checkInteger('sae.sampleRows', o.sampleRows, 1);

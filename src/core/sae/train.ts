@@ -6,6 +6,7 @@ import { resolveTrainOptions, type ResolvedTrainOptions, type TrainOptions } fro
 import type { Sae, SaeMetadata } from './sae';
 import type { ActivationSource } from './source';
 import { buildTrainingModel, momentName, outName, type TrainingGraphSpec } from './trainingGraph';
+import { fitWhitening, foldWhitening, whiten, type Whitening } from './whitening';
 
 /** A report after each session call (every `stepsPerRun` steps). */
 export interface TrainProgress {
@@ -123,6 +124,8 @@ export class SaeTrainer {
     private readonly session: ort.InferenceSession,
     init: Record<string, Float32Array>,
     readonly block: number | undefined,
+    /** The whitening applied to every row before the scale, when training whitened. */
+    private readonly whitening: Whitening | null,
   ) {
     this.params = init;
     for (const { name } of arch.params) {
@@ -146,12 +149,14 @@ export class SaeTrainer {
     hooks: { executionProviders?: string[]; block?: number } = {},
   ): Promise<SaeTrainer> {
     const arch = requireTrainable(options.architecture);
-    const stats = sampleStatistics(sample, dIn);
-    if (options.normalizeActivations || options.initBDecAtMean) {
-      if (!allFinite(sample)) {
-        throw new TrainingDivergedError(0, 'the rows sampled for normalisation hold NaN or infinite activations', 'Check the activation store: the model produced non-finite values for some tokens.');
-      }
-      if (!(stats.meanNorm > 0)) throw new TrainingDivergedError(0, 'the rows sampled for normalisation are all zero', 'Check the activation store.');
+    if ((options.normalizeActivations || options.initBDecAtMean || options.whiten) && !allFinite(sample)) {
+      throw new TrainingDivergedError(0, 'the rows sampled for normalisation hold NaN or infinite activations', 'Check the activation store: the model produced non-finite values for some tokens.');
+    }
+    const whitening = options.whiten ? fitWhitening(sample, dIn) : null;
+    // Whitened, the scale and the initial b_dec are those of the whitened rows (mean norm about sqrt(d_in), mean 0).
+    const stats = sampleStatistics(whitening ? whiten(whitening, sample, dIn, 1) : sample, dIn);
+    if ((options.normalizeActivations || options.initBDecAtMean) && !(stats.meanNorm > 0)) {
+      throw new TrainingDivergedError(0, 'the rows sampled for normalisation are all zero', 'Check the activation store.');
     }
     const normScale = options.normalizeActivations ? Math.sqrt(dIn) / stats.meanNorm : 1;
     const spec: TrainingGraphSpec = {
@@ -170,7 +175,7 @@ export class SaeTrainer {
     });
     const init = arch.training!.init(Rng.fromSeed(options.seed), dIn, options.dSae, spec.config);
     if (options.initBDecAtMean) for (let j = 0; j < dIn; j++) init.b_dec[j] = stats.mean[j] * normScale;
-    return new SaeTrainer(options, dIn, totalSteps, normScale, arch, session, init, hooks.block);
+    return new SaeTrainer(options, dIn, totalSteps, normScale, arch, session, init, hooks.block, whitening);
   }
 
   get step(): number {
@@ -182,7 +187,8 @@ export class SaeTrainer {
     const size = this.options.batchSize * this.dIn;
     if (batch.length !== size) return;
     const offset = this.buffered * size;
-    for (let i = 0; i < size; i++) this.buffer[offset + i] = batch[i] * this.normScale;
+    if (this.whitening) whiten(this.whitening, batch, this.dIn, this.normScale, this.buffer.subarray(offset, offset + size));
+    else for (let i = 0; i < size; i++) this.buffer[offset + i] = batch[i] * this.normScale;
     this.buffered++;
     if (this.buffered === this.options.stepsPerRun) await this.run(onProgress);
   }
@@ -283,13 +289,17 @@ export class SaeTrainer {
     for (const [name, values] of Object.entries(this.params)) {
       if (!allFinite(values)) throw new TrainingDivergedError(this.stepsDone, `parameter ${name} holds non-finite values`, `Lower learningRate (now ${this.options.learningRate}).`);
     }
-    // Trained on s x: encode(x) is unchanged with W_enc s and b_dec / s, decode returns x_hat / s with W_dec / s and b_dec / s.
     const s = this.normScale;
-    const params = Object.fromEntries(Object.entries(this.params).map(([n, v]) => [n, Float32Array.from(v)]));
-    params.W_enc = params.W_enc.map((v) => v * s);
-    params.W_dec = params.W_dec.map((v) => v / s);
-    params.b_dec = params.b_dec.map((v) => v / s);
     const o = this.options;
+    let params: Record<string, Float32Array> = Object.fromEntries(Object.entries(this.params).map(([n, v]) => [n, Float32Array.from(v)]));
+    if (this.whitening) {
+      params = foldWhitening(params, this.whitening, this.dIn, o.dSae, s, o.applyBDecToInput);
+    } else {
+      // Trained on s x: encode(x) is unchanged with W_enc s and b_dec / s, decode returns x_hat / s with W_dec / s and b_dec / s.
+      params.W_enc = params.W_enc.map((v) => v * s);
+      params.W_dec = params.W_dec.map((v) => v / s);
+      params.b_dec = params.b_dec.map((v) => v / s);
+    }
     return {
       architecture: o.architecture,
       dIn: this.dIn,
@@ -304,7 +314,7 @@ export class SaeTrainer {
         icrl_lens: {
           ...(this.block === undefined ? {} : { block: this.block }),
           training: { ...o },
-          normalization: { scale: s, folded: true },
+          normalization: { scale: s, folded: true, ...(this.whitening ? { whitened: true } : {}) },
           steps: this.stepsDone,
           finalDeadFraction: this.history.at(-1)?.deadFraction ?? 0,
         },

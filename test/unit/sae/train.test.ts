@@ -111,6 +111,8 @@ test('options have documented defaults and errors that name the field, the value
   assert.throws(() => resolveTrainOptions({ learningRate: -1 }, 64), /sae.learningRate = -1/);
   assert.throws(() => resolveTrainOptions({ lerningRate: 1 } as never, 64), /sae.lerningRate/);
   assert.throws(() => resolveTrainOptions({ normalizeActivations: 'yes' } as never, 64), /sae.normalizeActivations = "yes" is not allowed: true or false/);
+  assert.equal(o.whiten, false);
+  assert.throws(() => resolveTrainOptions({ whiten: 1 } as never, 64), /sae.whiten = 1 is not allowed: true or false/);
   await assert.rejects(trainSae(memorySource(new Float32Array(10 * dIn), dIn), { batchSize: 64 }), /sae.batchSize = 64 is larger than the 10 rows/);
 });
 
