@@ -28,6 +28,8 @@ Options:
   --sae-epochs N       SAE training epochs (default 30 for the two-step task and 15 for the others, as the paper)
   --sae-l1 X           the SAEs' L1 coefficient (default 5)
   --sae-expansion X    SAE latents per residual dimension (default 8)
+  --sae-whiten         train the SAEs on whitened residual rows (folded into the saved
+                       weights), so that quiet directions count as much as loud ones
   --lesion-latents N   latents lesioned, and in the control (default 8 for the two-step task,
                        4 for the grid as the paper, 1 for the graph as the paper)
   --graph-names W      fixed (default: the same node names in every walk, so SR column j is
@@ -49,6 +51,7 @@ export const reproduce: Command = {
       'sae-epochs': { type: 'string' },
       'sae-l1': { type: 'string' },
       'sae-expansion': { type: 'string' },
+      'sae-whiten': { type: 'boolean', default: false },
       'lesion-latents': { type: 'string' },
       'graph-names': { type: 'string', default: 'fixed' },
       provider: { type: 'string', default: 'auto' },
@@ -76,6 +79,7 @@ export const reproduce: Command = {
         saeEpochs: intOption('sae-epochs', values['sae-epochs'], 1),
         saeL1: numberOption('sae-l1', values['sae-l1'], 0),
         saeExpansion: numberOption('sae-expansion', values['sae-expansion'], Number.MIN_VALUE),
+        saeWhiten: values['sae-whiten'] || undefined,
         lesionLatents: intOption('lesion-latents', values['lesion-latents'], 1),
         graphNames: checkOneOf('--graph-names', values['graph-names'], GRAPH_NAMES),
         policy: policyOption(values.policy, values.temperature),

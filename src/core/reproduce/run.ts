@@ -43,6 +43,8 @@ export interface CommonStudyOptions {
   saeL1?: number;
   /** SAE latents per residual dimension (default 8). */
   saeExpansion?: number;
+  /** Train the SAEs on whitened residual rows (see TrainOptions.whiten; default false). */
+  saeWhiten?: boolean;
   /** How the model picks its labels where it acts (the two-step task). */
   policy?: AnswerPolicy;
   /** How many of the best-tracking latents are lesioned, and how many least-correlated ones in the control (default 8 for the two-step task, 4 for the grid as the paper, 1 for the graph as the paper). */
@@ -113,7 +115,7 @@ export async function reproduce(model: LanguageModel, o: ReproduceOptions, log: 
 
 /** The SAE options the command line sets, over each task's defaults. */
 function saeOverrides(c: CommonStudyOptions) {
-  return definedOnly({ epochs: c.saeEpochs, l1Coefficient: c.saeL1, expansionFactor: c.saeExpansion });
+  return definedOnly({ epochs: c.saeEpochs, l1Coefficient: c.saeL1, expansionFactor: c.saeExpansion, whiten: c.saeWhiten });
 }
 
 /** A task's results, its block studies, and any scans at other rows (the two-step task's first-stage choices and reward tokens). */
