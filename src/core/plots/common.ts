@@ -51,8 +51,14 @@ export function checkDistinct(chart: string, field: string, names: readonly stri
 
 export function checkEstimate(chart: string, field: string, e: Estimate): void {
   checkFinite(chart, `${field}.mean`, e.mean);
-  const [lo, hi] = [checkFinite(chart, `${field}.ci95[0]`, e.ci95[0]), checkFinite(chart, `${field}.ci95[1]`, e.ci95[1])];
-  if (lo > hi) throw new ChartInputError(chart, `${field}.ci95`, `is [${lo}, ${hi}]; expected lower <= upper`);
+  checkInterval(chart, `${field}.ci95`, e.ci95);
+}
+
+/** A 95% interval's two ends: finite, lower first. Returns them. */
+export function checkInterval(chart: string, field: string, ci95: readonly [number, number]): [number, number] {
+  const [lo, hi] = [checkFinite(chart, `${field}[0]`, ci95[0]), checkFinite(chart, `${field}[1]`, ci95[1])];
+  if (lo > hi) throw new ChartInputError(chart, field, `is [${lo}, ${hi}]; expected lower <= upper`);
+  return [lo, hi];
 }
 
 /** The parts every chart shares: schema, title and the light neutral theme. */

@@ -1,4 +1,4 @@
-import { ChartInputError, checkDistinct, checkFinite, checkNonEmpty, topLevel, type ChartSpec, type Layer, type Position } from './common';
+import { checkDistinct, checkFinite, checkInterval, checkNonEmpty, topLevel, type ChartSpec, type Layer, type Position } from './common';
 
 /** One lesion's effect: the paired difference from its control, with its 95% interval. */
 export interface EffectRow {
@@ -25,8 +25,7 @@ export function lesionEffectChart(rows: readonly EffectRow[], options: EffectCha
   checkDistinct(chart, 'rows[].condition', rows.map((r) => r.condition));
   const values = rows.map((r, i) => {
     const value = checkFinite(chart, `rows[${i}].value`, r.value);
-    const [lo, hi] = [checkFinite(chart, `rows[${i}].ci95[0]`, r.ci95[0]), checkFinite(chart, `rows[${i}].ci95[1]`, r.ci95[1])];
-    if (lo > hi) throw new ChartInputError(chart, `rows[${i}].ci95`, `is [${lo}, ${hi}]; expected lower <= upper`);
+    const [lo, hi] = checkInterval(chart, `rows[${i}].ci95`, r.ci95);
     return { condition: r.condition, value, lo, hi };
   });
   const xTitle = options.xTitle ?? 'Lesion minus control';

@@ -1,4 +1,4 @@
-import { ChartInputError, checkDistinct, checkFinite, checkNonEmpty, conditionScale, topLevel, type ChartSpec, type Color, type Layer, type Position } from './common';
+import { checkDistinct, checkFinite, checkInterval, checkNonEmpty, conditionScale, topLevel, type ChartSpec, type Color, type Layer, type Position } from './common';
 
 /** A condition's negative log-likelihood, e.g. of the model's choices under the fitted Q-learner. */
 export interface NllRow {
@@ -26,8 +26,7 @@ export function nllByConditionChart(rows: readonly NllRow[], options: NllChartOp
   const values = rows.map((r, i) => {
     checkFinite(chart, `rows[${i}].nll`, r.nll);
     if (r.ci95 === undefined) return { condition: r.condition, nll: r.nll };
-    const [lo, hi] = [checkFinite(chart, `rows[${i}].ci95[0]`, r.ci95[0]), checkFinite(chart, `rows[${i}].ci95[1]`, r.ci95[1])];
-    if (lo > hi) throw new ChartInputError(chart, `rows[${i}].ci95`, `is [${lo}, ${hi}]; expected lower <= upper`);
+    const [lo, hi] = checkInterval(chart, `rows[${i}].ci95`, r.ci95);
     return { condition: r.condition, nll: r.nll, lo, hi };
   });
   const conditions = rows.map((r) => r.condition);
