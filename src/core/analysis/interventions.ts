@@ -144,30 +144,3 @@ export function matchedControl(cov: Float64Array, d: number, probe: ArrayLike<nu
   }
   return { control, sd: { probe: sdProbe, control: sdControl, random: Math.sqrt(trace / d) } };
 }
-
-/** The mean of each column of rows of width d. */
-export function columnMeans(x: Float32Array, d: number): Float64Array {
-  const n = x.length / d;
-  const mean = new Float64Array(d);
-  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += x[i * d + j];
-  for (let j = 0; j < d; j++) mean[j] /= n;
-  return mean;
-}
-
-/** The covariance of rows of width d about a center, [d, d] row-major. */
-export function rowCovariance(x: Float32Array, d: number, center: ArrayLike<number>): Float64Array {
-  const n = x.length / d;
-  const cov = new Float64Array(d * d);
-  const row = new Float64Array(d);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < d; j++) row[j] = x[i * d + j] - center[j];
-    for (let j = 0; j < d; j++) for (let k = 0; k <= j; k++) cov[j * d + k] += row[j] * row[k];
-  }
-  for (let j = 0; j < d; j++) {
-    for (let k = 0; k <= j; k++) {
-      cov[j * d + k] /= n;
-      cov[k * d + j] = cov[j * d + k];
-    }
-  }
-  return cov;
-}

@@ -5,7 +5,7 @@ import { COPY_BEST } from '../agents/copyBest';
 import { fitModel } from '../agents/fit';
 import { MYOPIC_Q_LEARNING, Q_LEARNING } from '../agents/qLearning';
 import { REPETITION } from '../agents/repetition';
-import { columnMeans, directionDelta, matchedControl, rowCovariance, saeDelta, type DirectionSds, type Edit } from '../analysis/interventions';
+import { directionDelta, matchedControl, saeDelta, type DirectionSds, type Edit } from '../analysis/interventions';
 import { ridgeDirection, ridgeProbe, type ProbeDirection } from '../analysis/probe';
 import { maxRFigure, type BestLatentResult, type Figure, type InterventionResult, type ProbeReading } from '../analysis/results';
 import { scanLatents, type LatentScan } from '../analysis/scan';
@@ -14,7 +14,7 @@ import { expectedReward, TWO_STEP_SPEC } from '../envs/twoStep';
 import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, type AnswerPolicy, type DeltaFn, type PlayOptions, type LanguageModel, type PlayedExperiment, type RecordedPositions } from '../lm';
 import { Rng } from '../random';
 import { ActivationStore, SaeSession, type SplicePositions, type TrainOptions } from '../sae';
-import { estimate, mean, pairedDifference, type Estimate } from '../stats';
+import { columnMeans, estimate, mean, pairedDifference, rowCovariance, type Estimate } from '../stats';
 import { asResult, bestLatentResults, describeLesionSets, latentsByCorrelation, lesionSets, probeColumns, probeReadings, studyBlocks, type BlockStudy } from './blocks';
 
 export interface TwoStepStudyOptions {

@@ -8,6 +8,7 @@
  * counts alike; the map is linear, so the trained SAE is exactly an SAE on x with
  * other weights, saved in the ordinary SAELens layout.
  */
+import { columnMeans, rowCovariance } from '../stats';
 
 /** A symmetric matrix's eigenvalues and eigenvectors (column k of `vectors`, row-major [d, d], belongs to `values[k]`). */
 export interface SymmetricEigen {
@@ -79,25 +80,9 @@ const MAX_CONDITION = 1e6;
 export function fitWhitening(rows: Float32Array, d: number): Whitening {
   const n = rows.length / d;
   if (!Number.isInteger(n) || n < 2) throw new RangeError(`whitening needs at least 2 rows of ${d}, got ${rows.length} values`);
-  const mean = new Float64Array(d);
-  for (let r = 0; r < n; r++) for (let j = 0; j < d; j++) mean[j] += rows[r * d + j];
-  for (let j = 0; j < d; j++) mean[j] /= n;
-  const cov = new Float64Array(d * d);
-  const centred = new Float64Array(d);
-  for (let r = 0; r < n; r++) {
-    for (let j = 0; j < d; j++) centred[j] = rows[r * d + j] - mean[j];
-    for (let i = 0; i < d; i++) {
-      const ci = centred[i];
-      if (ci === 0) continue;
-      for (let j = i; j < d; j++) cov[i * d + j] += ci * centred[j];
-    }
-  }
-  for (let i = 0; i < d; i++) {
-    for (let j = i; j < d; j++) {
-      cov[i * d + j] /= n - 1;
-      cov[j * d + i] = cov[i * d + j];
-    }
-  }
+  const mean = columnMeans(rows, d);
+  // The unbiased covariance.
+  const cov = rowCovariance(rows, d, mean).map((c) => (c * n) / (n - 1));
   const { values, vectors } = symmetricEigen(cov, d);
   const floor = Math.max(...values) / MAX_CONDITION;
   if (!(floor > 0)) throw new RangeError('whitening: the rows do not vary at all');

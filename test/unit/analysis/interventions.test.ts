@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { columnMeans, directionDelta, matchedControl, rowCovariance, saeDelta } from '../../../src/core/analysis/interventions';
+import { directionDelta, matchedControl, saeDelta } from '../../../src/core/analysis/interventions';
+import { columnMeans, rowCovariance } from '../../../src/core/stats';
 import { Rng } from '../../../src/core/random';
 import { playTwoStep, type BlockResidual, type LanguageModel } from '../../../src/core/lm';
 import { memorySource, SaeSession, trainSae, type Sae } from '../../../src/core/sae';
