@@ -8,6 +8,6 @@ export { LanguageModel, loadModel, type LoadOptions, type ModelInfo, type Sequen
 export { defaultCacheDir, deltaInput, prepareModel, SURGERY_VERSION, tapOutput, type PreparedModel } from './surgery';
 export { LmTokenizer, type AnswerTokens, type EncodedText, type Span } from './tokenizer';
 export { answerDistribution, chooseAnswer, DEFAULT_PLAY_POLICY, policyName, type AnswerDistribution, type AnswerPolicy } from './answers';
-export { playOptions, playTwoStep, PLAY_DEFAULTS, type Decision, type PlayedExperiment, type PlayHooks, type PlayOptions, type RunHooks } from './play';
+export { playOptions, playTwoStep, PLAY_DEFAULTS, scoreTwoStep, type Decision, type PlayedExperiment, type PlayHooks, type PlayOptions, type RunHooks, type ScoreOptions } from './play';
 export { NOT_AN_ANSWER, RECORDED_FIELDS, ResidualRecorder, type RecordedPositions } from './recorder';
 export { watchTranscripts, type Prediction, type WatchedTranscript } from './watch';

@@ -11,7 +11,7 @@ import { maxRFigure, type BestLatentResult, type Figure, type InterventionResult
 import { scanLatents, type LatentScan } from '../analysis/scan';
 import { DETRENDED, FIRST_STAGE, firstStageTargets, gatherRows, REWARD_TOKEN, rewardTokenTargets, targetColumn, twoStepTargets, type TargetTable } from '../analysis/targets';
 import { expectedReward, TWO_STEP_SPEC } from '../envs/twoStep';
-import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, ResidualRecorder, type AnswerPolicy, type DeltaFn, type PlayOptions, type LanguageModel, type PlayedExperiment, type RecordedPositions } from '../lm';
+import { DEFAULT_PLAY_POLICY, playTwoStep, policyName, scoreTwoStep, ResidualRecorder, type AnswerPolicy, type DeltaFn, type PlayOptions, type LanguageModel, type PlayedExperiment, type RecordedPositions } from '../lm';
 import { Rng } from '../random';
 import { ActivationStore, SaeSession, type SplicePositions, type TrainOptions } from '../sae';
 import { columnMeans, estimate, mean, pairedDifference, rowCovariance, type Estimate } from '../stats';
@@ -312,8 +312,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     ['probe-everywhere-control', probeStudy, probeLesion.everywhere.control],
   ];
   const conditions: ConditionOutcome[] = [clean];
-  // Every condition also replays the clean run's choices, to score them under the edited model.
-  const forcedActions = cleanPlayed.map((g) => g.decisions.map((d) => d.action));
+  // Every condition also scores the clean run's choices under the edited model.
   const curves = [
     ...curvesOf('none', studies.map((s) => ({ block: s.block, best: s.scan.best }))),
     ...curvesOf('none', [...stageScans, ...rewardScans].map((s) => ({ block: s.block, best: s.scan.best }))),
@@ -330,7 +329,15 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
       delta = saeDelta(sessions.get(study.block)!, { block: study.block, edit, at: 'all' });
     }
     const interventions = { [study.block]: delta };
-    const choiceCost = choiceCosts(cleanPlayed, await playTwoStep(model, play, { interventions, forcedActions, signal: ctx.signal }));
+    // Scored in one pass per transcript, an edit that play makes at each append's last token (a decision) is made at the marked decisions.
+    const atDecisions = edit.kind === 'direction' && edit.at === 'last';
+    const scored = await scoreTwoStep(
+      model,
+      cleanPlayed,
+      { marks: atDecisions ? 'decisions' : 'rewards' },
+      { interventions: atDecisions ? { [study.block]: directionDelta(edit, 'marked') } : interventions, signal: ctx.signal },
+    );
+    const choiceCost = choiceCosts(cleanPlayed, scored);
     log(`  the clean run's choices cost the edited model ${mean(choiceCost).toFixed(3)} nats per experiment`);
     if (condition === 'lesion') {
       const store = join(ctx.outDir, 'activations', 'two-step-lesion');
@@ -523,15 +530,13 @@ function outcome(condition: string, played: PlayedExperiment[], randomEpisodes: 
   };
 }
 
-/** Per experiment, the clean run's choices' log-probability under the clean model less that under the edited one (see {@link ConditionOutcome.choiceCost}). */
-function choiceCosts(clean: readonly PlayedExperiment[], replayed: readonly PlayedExperiment[]): number[] {
-  return replayed.map((g, e) =>
-    g.decisions.reduce((sum, d, i) => {
-      const c = clean[e].decisions[i];
-      if (d.action !== c.action) throw new Error(`experiment ${e}, decision ${i}: the replay took action ${d.action}, the clean run ${c.action}`);
-      return sum + (d.byModel ? c.logProbs[d.action] - d.logProbs[d.action] : 0);
-    }, 0),
-  );
+/**
+ * Per experiment, the clean run's choices' log-probability under the clean model
+ * less that under the edited one (see {@link ConditionOutcome.choiceCost}), from
+ * the edited model's distributions at the clean run's decisions.
+ */
+function choiceCosts(clean: readonly PlayedExperiment[], edited: readonly (readonly (readonly number[])[])[]): number[] {
+  return clean.map((g, e) => g.decisions.reduce((sum, d, i) => sum + (d.byModel ? d.logProbs[d.action] - edited[e][i][d.action] : 0), 0));
 }
 
 /** Correlations recomputed after a lesion: the same SAEs, targets from Q-learning refitted to the lesioned choices. */

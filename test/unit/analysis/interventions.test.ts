@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { directionDelta, matchedControl, saeDelta } from '../../../src/core/analysis/interventions';
 import { columnMeans, rowCovariance } from '../../../src/core/stats';
 import { Rng } from '../../../src/core/random';
-import { playTwoStep, type BlockResidual, type LanguageModel } from '../../../src/core/lm';
+import { playTwoStep, scoreTwoStep, type BlockResidual, type DeltaFn, type LanguageModel } from '../../../src/core/lm';
 import { memorySource, SaeSession, trainSae, type Sae } from '../../../src/core/sae';
 import { twoStepBatch } from '../../../src/core/simulation';
 import { tempDir } from '../../fixtures/lm/folders';
@@ -146,4 +146,33 @@ test('when the model plays, the marked positions are the tokens showing each tri
     assert.equal(seen[b].length, g.episodes.length - 1);
     assert.deepEqual(seen[b].map((p) => tokenizer.decode([ids[p]]).trim()), g.episodes.slice(0, -1).map((ep) => String(ep.reward)));
   });
+});
+
+test('scoring played experiments in one pass per transcript gives the distributions of a forced replay, edited or not', async () => {
+  const play = { experiments: 3, episodes: 5, randomEpisodes: 1, seed: 6, batchSize: 2 };
+  const clean = await playTwoStep(model, play);
+  const forcedActions = clean.map((g) => g.decisions.map((d) => d.action));
+  const close = (a: number[][][], b: number[][][], what: string) =>
+    a.forEach((g, e) => g.forEach((lp, i) => lp.forEach((v, k) => assert.ok(Math.abs(v - b[e][i][k]) < 1e-4, `${what}: experiment ${e}, decision ${i}: ${v} vs ${b[e][i][k]}`))));
+  const logProbs = (played: { decisions: { logProbs: number[] }[] }[]) => played.map((g) => g.decisions.map((d) => d.logProbs));
+  close(await scoreTwoStep(model, clean, { batchSize: 2 }), logProbs(clean), 'clean');
+
+  const d = model.info.dModel;
+  const rng = Rng.fromSeed(4);
+  const direction = { weights: Float64Array.from({ length: d }, () => rng.normal()), center: new Float64Array(d) };
+  const active = Array.from({ length: sae.dSae }, (_, k) => k).slice(0, 6);
+  const cases: [string, DeltaFn, DeltaFn, 'rewards' | 'decisions'][] = [
+    ['latents at every token', saeDelta(session, { block: BLOCK, edit: { kind: 'latents', latents: active, op: { kind: 'scale', factor: -3 } }, at: 'all' }), saeDelta(session, { block: BLOCK, edit: { kind: 'latents', latents: active, op: { kind: 'scale', factor: -3 } }, at: 'all' }), 'rewards'],
+    // Play's 'last' token of each append is a decision point: scoring marks the decisions instead.
+    ['a direction at the decisions', directionDelta(direction, 'last'), directionDelta(direction, 'marked'), 'decisions'],
+    ['a direction at the reward tokens', directionDelta(direction, 'marked'), directionDelta(direction, 'marked'), 'rewards'],
+  ];
+  for (const [what, inPlay, inScoring, marks] of cases) {
+    const replayed = await playTwoStep(model, play, { interventions: { [BLOCK]: inPlay }, forcedActions });
+    const scored = await scoreTwoStep(model, clean, { batchSize: 3, marks }, { interventions: { [BLOCK]: inScoring } });
+    close(scored, logProbs(replayed), what);
+    assert.ok(scored.some((g, e) => g.some((lp, i) => Math.abs(lp[0] - clean[e].decisions[i].logProbs[0]) > 1e-3)), `${what}: the edit changes some distribution`);
+  }
+  // Experiments played with other prompt options are refused, not misread.
+  await assert.rejects(scoreTwoStep(model, clean, { prompt: { spaceships: ['B', 'A'] } }), /experiment 0, decision 0: the prompt rebuilt from its episodes is not the text it was played on; score with the prompt options/);
 });
