@@ -84,7 +84,12 @@ export const reproduce: Command = {
         graphNames: checkOneOf('--graph-names', values['graph-names'], GRAPH_NAMES),
         policy: policyOption(values.policy, values.temperature),
       };
-      const results = await runStudy(model, { tasks, outDir, modelName: basename(resolve(dir)), common }, (line) => console.error(line));
+      // Each progress line is stamped with the time since the start, so a run shows where its time goes.
+      const stamp = () => {
+        const seconds = Math.floor((Date.now() - started) / 1000);
+        return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
+      };
+      const results = await runStudy(model, { tasks, outDir, modelName: basename(resolve(dir)), common }, (line) => console.error(`[${stamp()}] ${line}`));
       for (const [task, result] of Object.entries(results.tasks)) {
         console.log(`\n${task}: ours beside the paper's`);
         for (const row of sideBySide(result)) {
