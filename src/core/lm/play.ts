@@ -175,7 +175,8 @@ export interface ScoreOptions {
  * already played, read in one pass over each transcript instead of an append
  * per decision: per experiment and decision, the log-probabilities in action
  * order. Under interventions this scores the played choices under an edited
- * model, as `playTwoStep` with `forcedActions` does, at a fraction of the time.
+ * model, as `playTwoStep` with `forcedActions` does (the replay is its reference
+ * in the tests and the benchmark).
  * An edit that play applies at each append's last token (a decision point) is
  * applied here at the marked positions with `marks: 'decisions'`.
  */

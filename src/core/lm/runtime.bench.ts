@@ -21,7 +21,7 @@ import { loadModel, type LanguageModel } from './runtime';
 import { deltaInput, prepareModel, tapOutput } from './surgery';
 
 const REPO = join(__dirname, '..', '..', '..');
-const DEFAULT_MODEL = join(REPO, 'models', 'icrl-tiny');
+export const DEFAULT_MODEL = join(REPO, 'models', 'icrl-tiny');
 
 /** The default model's shape (python/train_default_model.py), for the stand-in. */
 export const STAND_IN_CONFIG: TinyConfig = { vocab: 300, dModel: 128, layers: 4, heads: 4, kvHeads: 2, dFF: 344, maxPositions: 2048, eps: 1e-5 };
