@@ -115,7 +115,8 @@ export function ridgeProbeByKind(
 }
 
 /** Experiments are dealt to folds in order of first appearance, round robin. */
-function foldOf(groups: ArrayLike<number>, folds: number): Int32Array {
+/** Each row's fold: the experiments (groups) are dealt to the folds in order of first appearance. */
+export function foldOf(groups: ArrayLike<number>, folds: number): Int32Array {
   const index = new Map<number, number>();
   const out = new Int32Array(groups.length);
   for (let i = 0; i < groups.length; i++) {

@@ -7,4 +7,5 @@ export * from './latentChart';
 export * from './nllChart';
 export * from './render';
 export * from './smooth';
+export * from './sparseProbeChart';
 export * from './theme';

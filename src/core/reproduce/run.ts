@@ -4,7 +4,7 @@ import { Q_LEARNING } from '../agents/qLearning';
 import { discoverLatents, latentsFile, rankDiscovered, runId, writeLatents, type DiscoveredLatent, type RunInfo } from '../analysis/discovered';
 import { maxRFigure, PAPER_NUMBERS, probeFigures, RESULTS_FORMAT, RESULTS_VERSION, writeResults, type Figure, type InterventionResult, type Results, type TaskResult } from '../analysis/results';
 import { latentColumn } from '../analysis/scan';
-import { DETRENDED, graphTargets, gridTargets, targetColumn, targetFamily, type TargetTable } from '../analysis/targets';
+import { DETRENDED, FIRST_STAGE, graphTargets, gridTargets, targetColumn, targetFamily, type TargetTable } from '../analysis/targets';
 import { definedOnly } from '../config';
 import { gridSpec } from '../envs/gridWorld';
 import { CommunityGraph } from '../envs/communityGraph';
@@ -21,7 +21,9 @@ import {
   maxCorrelationChart,
   nllByConditionChart,
   returnPerEpisodeChart,
+  sparseProbeChart,
   srCorrelationChart,
+  type ChartSpec,
 } from '../plots';
 import { graphBatch, gridBatch, recordGraph, walkCeiling, type GraphRecord } from '../simulation';
 import { mean, pairedDifference } from '../stats';
@@ -314,6 +316,23 @@ function lesionDifferences(interventions: readonly InterventionResult[], metric:
     .map((i) => ({ condition: i.condition.replace(/-minus-control$/, ''), value: i.value, ci95: i.ci95 }));
 }
 
+/** The k-sparse probes at the probe lesion's block, each target beside its linear probe of the whole residual stream. */
+function sparseProbeFigure(s: TwoStepStudy): ChartSpec {
+  const block = s.probeLesion.block;
+  const names: Record<string, string> = {
+    [`${FIRST_STAGE}tdError`]: 'TD error',
+    [`${FIRST_STAGE}tdError${DETRENDED}`]: 'TD error less its mean per trip',
+    [`${FIRST_STAGE}qDiff`]: 'Q difference',
+  };
+  const name = (target: string) => names[target] ?? target;
+  const probes = s.sparseProbes.find((p) => p.block === block)!.probes;
+  return sparseProbeChart(
+    probes.flatMap((p) => p.points.map((q) => ({ target: name(p.target), k: q.k, r: q.r }))),
+    s.probes.filter((p) => p.block === block && probes.some((q) => q.target === p.target)).map((p) => ({ target: name(p.target), r: p.r })),
+    { title: 'Two-step task: how many latents it takes to read each target', subtitle: `First-stage choices, block ${block}; the best k latents together, out of fold` },
+  );
+}
+
 async function twoStepResult(s: TwoStepStudy, outDir: string): Promise<TaskResult> {
   const dir = join(outDir, 'figures', 'two-step');
   const conditions = s.conditions.map((c) => c.condition);
@@ -360,6 +379,7 @@ async function twoStepResult(s: TwoStepStudy, outDir: string): Promise<TaskResul
       outDir,
     ),
     await writeFigure(dir, 'max-correlation-per-block', maxCorrelationChart(s.curves, { title: 'Two-step task: best latent per block, and a linear probe', smoothSigma: 0.5 }), outDir),
+    await writeFigure(dir, 'latents-needed', sparseProbeFigure(s), outDir),
   ];
   figures.push(...(await latentFigure(dir, outDir, s.blocks, s.targets, s.lesionBlock, 'tdError', 'TD error')));
   return { bestLatents: s.bestLatents, interventions: s.interventions, probes: s.probes, paper: { ...PAPER_NUMBERS['two-step'] }, ours: { ...s.ours, ...probeFigures(s.probes), ...probeFigures(s.reconstructionProbes, 'reconstruction') }, figures };

@@ -6,6 +6,7 @@ import { fitModel } from '../agents/fit';
 import { MYOPIC_Q_LEARNING, Q_LEARNING } from '../agents/qLearning';
 import { REPETITION } from '../agents/repetition';
 import { directionDelta, matchedControl, saeDelta, type DirectionSds, type Edit } from '../analysis/interventions';
+import { sparseProbe, SPARSE_PROBE_DEFAULTS } from '../analysis/sparseProbe';
 import { ridgeDirection, ridgeProbe, type ProbeDirection } from '../analysis/probe';
 import { maxRFigure, type BestLatentResult, type Figure, type InterventionResult, type ProbeReading } from '../analysis/results';
 import { scanLatents, type LatentScan } from '../analysis/scan';
@@ -105,6 +106,8 @@ export interface TwoStepStudy {
   detrendedControl: { latent: number; r: number }[];
   /** The probe lesion: the direction of the block whose linear probe reads the first-stage TD error less its mean per trip best, and its control direction. */
   probeLesion: ProbeLesion;
+  /** Per block, how many latents it takes to read each of {@link SPARSE_TARGETS} at the first-stage choices (k-sparse probes). */
+  sparseProbes: SparseProbes[];
   conditions: ConditionOutcome[];
   /** Per block: the max |r| of a latent with each target family, clean and after the lesion. */
   curves: { condition: string; target: string; block: number; r: number }[];
@@ -148,6 +151,15 @@ const PROBED = {
   firstStage: ['tdError', 'qDiff', `tdError${DETRENDED}`, `qDiff${DETRENDED}`].map((t) => `${FIRST_STAGE}${t}`),
   rewardTokens: ['tdError', 'reward', 'tdOff', `tdError${DETRENDED}`].map((t) => `${REWARD_TOKEN}${t}`),
 };
+
+/** A block's k-sparse probes at the first-stage choices: per target, the out-of-fold r with k latents, and the latents chosen on all rows. */
+export interface SparseProbes {
+  block: number;
+  probes: { target: string; points: { k: number; r: number }[]; chosen: number[] }[];
+}
+
+/** The targets whose k-sparse probes the study reports: a TD error spread over many latents beside a Q difference one latent holds. */
+export const SPARSE_TARGETS = ['tdError', `tdError${DETRENDED}`, 'qDiff'].map((t) => `${FIRST_STAGE}${t}`);
 
 /**
  * The probe lesion's directions: the linear probe of {@link PROBE_LESION_TARGET}
@@ -294,6 +306,16 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
   );
   const probeStudy = studies.find((s) => s.block === probeLesion.block)!;
 
+  // How many latents it takes to read each target, where a single latent reads little of the TD error.
+  const sparseProbes: SparseProbes[] = stageScans.map((s) => ({
+    block: s.block,
+    probes: SPARSE_TARGETS.map((target) => ({ target, ...sparseProbe(s.acts, studies[0].sae.dSae, targetColumn(firstStage, target), firstStage.groups) })),
+  }));
+  for (const { block, probes } of sparseProbes) {
+    const curve = (p: SparseProbes['probes'][number]) => `${p.target.slice(FIRST_STAGE.length)} ${p.points.map((q) => q.r.toFixed(2)).join('/')}`;
+    log(`  block ${block}, first-stage choices, the best k latents together (k = ${SPARSE_PROBE_DEFAULTS.ks.join(', ')}; out-of-fold r): ${probes.map(curve).join('; ')}`);
+  }
+
   const ablate = (latents: readonly { latent: number }[]): Edit => ({ kind: 'latents', latents: latents.map((l) => l.latent), op: { kind: 'ablate' } });
   const edits: [string, BlockStudy, Edit | HeldDirection][] = [
     ['reconstruction', lesionStudy, { kind: 'reconstruct' }],
@@ -397,6 +419,16 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
       block: probeLesion.block,
       note: `the held probe's out-of-fold r with ${probeLesion.target}`,
     },
+    ...Object.fromEntries(
+      sparseProbes
+        .find((s) => s.block === probeLesion.block)!
+        .probes.flatMap((p) =>
+          p.points.map((q) => [
+            `sparseProbe.${p.target}.k${q.k}`,
+            { value: q.r, block: probeLesion.block, note: `out-of-fold r of the best ${q.k} latents together (chosen by orthogonal matching pursuit and fitted by least squares inside folds by experiment)` },
+          ]),
+        ),
+    ),
     'probeLesion.sd.probe': { value: probeLesion.atDecisions.sd.probe, block: probeLesion.block, note: 'the sd of the first-stage rows along the probe' },
     'probeLesion.sd.control': { value: probeLesion.atDecisions.sd.control, block: probeLesion.block, note: 'the sd of the first-stage rows along the control direction' },
     'probeLesion.sd.random': { value: probeLesion.atDecisions.sd.random, block: probeLesion.block, note: 'the root mean square over all directions of the first-stage rows\' sd along them' },
@@ -442,6 +474,7 @@ export async function twoStepStudy(ctx: StudyContext, options: Partial<TwoStepSt
     detrendedLesioned: detrended.lesioned,
     detrendedControl: detrended.control,
     probeLesion,
+    sparseProbes,
     conditions,
     curves,
     bestLatents,

@@ -13,13 +13,14 @@ import {
   renderSvg,
   returnPerEpisodeChart,
   schemaErrors,
+  sparseProbeChart,
   srCorrelationChart,
   themeConfig,
   validateSpec,
   VEGA_LITE_SCHEMA,
 } from '../../../src/core/plots';
 import type { Estimate } from '../../../src/core/stats';
-import { COMMUNITIES, CONDITIONS, correlationRows, EFFECT_ROWS, everyChart, gridSeries, latentPoints, NAMES, nextNodeMatrix, NLL_ROWS, returnSeries, srRows } from './fixtures';
+import { COMMUNITIES, CONDITIONS, correlationRows, EFFECT_ROWS, SPARSE_CEILINGS, SPARSE_POINTS, everyChart, gridSeries, latentPoints, NAMES, nextNodeMatrix, NLL_ROWS, returnSeries, srRows } from './fixtures';
 import { overlappingText, textBoxes } from './layout';
 import { markGroups, markItems, rectGeometry, svgTexts } from './svg';
 
@@ -306,4 +307,23 @@ test('renderSvg rejects with the error Vega met', async () => {
     encoding: { x: { field: 'x', type: 'quantitative' } },
   } as ChartSpec;
   await assert.rejects(renderSvg(spec), /Cannot read properties of undefined \(reading 'c'\)/);
+});
+
+test('latents needed: a line per target on a log scale of k, and a dashed rule at each target\'s probe of the whole residual', async () => {
+  const spec = sparseProbeChart(SPARSE_POINTS, SPARSE_CEILINGS);
+  assert.deepEqual(dataValues(spec), SPARSE_POINTS);
+  const svg = await render(spec);
+  const at = (item: string) => /transform="translate\(([-\d.e]+),([-\d.e]+)\)"/.exec(item)!.slice(1).map(Number);
+  const points = markItems(svg, 'symbol').map(at);
+  assert.equal(points.length, SPARSE_POINTS.length);
+  // Log scale: each doubling of k moves the same distance along x.
+  const xs = [...new Set(points.map((p) => Math.round(p[0] * 100) / 100))].sort((a, b) => a - b);
+  assert.equal(xs.length, 6);
+  xs.slice(2).forEach((x, i) => assert.ok(Math.abs(x - xs[i + 1] - (xs[1] - xs[0])) < 0.05, `step ${i + 1}`));
+  // y is linear in r from 0 to 1: the rules sit where the points' line puts the ceilings.
+  const [a, b] = [0, 1].map((i) => ({ r: SPARSE_POINTS[i].r, y: points[i][1] }));
+  const yOf = (r: number) => a.y + ((r - a.r) * (b.y - a.y)) / (b.r - a.r);
+  const rules = markGroups(svg, 'rule')[0].map((l) => at(l)[1]).sort((p, q) => p - q);
+  assert.deepEqual(rules.map((y) => Math.round(y * 10) / 10), SPARSE_CEILINGS.map((c) => Math.round(yOf(c.r) * 10) / 10).sort((p, q) => p - q));
+  assert.throws(() => sparseProbeChart([{ target: 't', k: 0, r: 0.1 }], []), /points\[0\]\.k is 0; expected at least 1/);
 });

@@ -1,4 +1,4 @@
-import type { BlockCorrelationRow, ChartSpec, EffectRow, EpisodeSeries, LatentPoint, NllRow, SrCorrelationRow } from '../../../src/core/plots';
+import type { BlockCorrelationRow, ChartSpec, EffectRow, EpisodeSeries, LatentPoint, NllRow, ProbeCeiling, SparseProbePoint, SrCorrelationRow } from '../../../src/core/plots';
 import {
   communityStructureChart,
   gridAccuracyChart,
@@ -7,6 +7,7 @@ import {
   maxCorrelationChart,
   nllByConditionChart,
   returnPerEpisodeChart,
+  sparseProbeChart,
   srCorrelationChart,
 } from '../../../src/core/plots';
 import { Rng } from '../../../src/core/random';
@@ -96,6 +97,16 @@ export const EFFECT_ROWS: EffectRow[] = [
 ];
 
 /** One chart of every kind, from the inputs above. */
+/** A target one latent holds (Q difference) and one spread over many (TD error). */
+export const SPARSE_POINTS: SparseProbePoint[] = [1, 2, 4, 8, 16, 32].flatMap((k, i) => [
+  { target: 'Q difference', k, r: 0.68 + 0.03 * i },
+  { target: 'TD error less its mean', k, r: 0.06 + 0.05 * i },
+]);
+export const SPARSE_CEILINGS: ProbeCeiling[] = [
+  { target: 'Q difference', r: 0.9 },
+  { target: 'TD error less its mean', r: 0.55 },
+];
+
 export function everyChart(): Record<string, ChartSpec> {
   return {
     returnPerEpisode: returnPerEpisodeChart(returnSeries(), { randomEpisodes: 7, chance: 0.5 }),
@@ -106,5 +117,6 @@ export function everyChart(): Record<string, ChartSpec> {
     srCorrelation: srCorrelationChart(srRows(8), { smoothSigma: 0.5 }),
     communityStructure: communityStructureChart(nextNodeMatrix(), NAMES, COMMUNITIES),
     latentActivation: latentActivationChart(latentPoints(300), { latent: 1234, block: 5, target: 'TD error', r: 0.58 }),
+    sparseProbe: sparseProbeChart(SPARSE_POINTS, SPARSE_CEILINGS, { subtitle: 'First-stage choices, block 4' }),
   };
 }

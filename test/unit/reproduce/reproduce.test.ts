@@ -102,6 +102,14 @@ test('reproduce runs every task end to end and writes files that read back', asy
     assert.deepEqual(figureData(name).map((e) => [e.condition, e.value]), expected, name);
   }
   assert.deepEqual([...new Set(figureData('return-per-episode').map((e) => e.condition))], ['none', 'reconstruction', 'lesion', 'control', 'scale-10']);
+  // How many latents it takes to read each first-stage target: its k-sparse probe at every k, as results.json has it at the probe lesion's block.
+  const sparse = JSON.parse(readFileSync(join(out, 'figures', 'two-step', 'latents-needed.vl.json'), 'utf8')).data.values as { target: string; k: number; r: number }[];
+  assert.deepEqual([...new Set(sparse.map((p) => p.target))], ['TD error', 'TD error less its mean per trip', 'Q difference']);
+  for (const p of sparse) {
+    const key = `sparseProbe.firstStage.${{ 'TD error': 'tdError', 'TD error less its mean per trip': 'tdErrorDetrended', 'Q difference': 'qDiff' }[p.target]}.k${p.k}`;
+    assert.equal(twoStep.ours[key].value, p.r, key);
+    assert.ok(Math.abs(p.r) <= 1);
+  }
   // The lesioned run records every token too, so every panel of the correlation figure has its curve after the lesion.
   const curves = JSON.parse(readFileSync(join(out, 'figures', 'two-step', 'max-correlation-per-block.vl.json'), 'utf8')).data.values as { condition: string; target: string }[];
   const panels = [...new Set(curves.map((c) => c.target))];
