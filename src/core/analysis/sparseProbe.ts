@@ -7,8 +7,9 @@ import { choleskySolve, foldOf } from './probe';
  * many latents, the reading grows with k toward that of a linear probe of the
  * whole residual stream. The latents are chosen greedily (orthogonal matching
  * pursuit: each step adds the latent that best tracks what the chosen ones leave
- * of the target) and fitted by least squares, inside cross-validation folds by
- * experiment, so that neither the choice nor the fit sees the rows it is scored on.
+ * of the target, among those active on at least a set fraction of the rows) and
+ * fitted by least squares, inside cross-validation folds by experiment, so that
+ * neither the choice nor the fit sees the rows it is scored on.
  */
 
 export interface SparseProbeOptions {
@@ -17,9 +18,15 @@ export interface SparseProbeOptions {
   folds: number;
   /** a ridge penalty on the least-squares fit, relative to each column's sum of squares, for stability */
   ridge: number;
+  /**
+   * the fraction of the training rows a latent must be active on (nonzero) to be
+   * chosen: a latent that fires on a handful of rows can match the largest
+   * residuals exactly, and its weight then says nothing about other experiments
+   */
+  minActive: number;
 }
 
-export const SPARSE_PROBE_DEFAULTS: SparseProbeOptions = { ks: [1, 2, 4, 8, 16, 32], folds: 5, ridge: 1e-6 };
+export const SPARSE_PROBE_DEFAULTS: SparseProbeOptions = { ks: [1, 2, 4, 8, 16, 32], folds: 5, ridge: 1e-6, minActive: 0.01 };
 
 export interface SparseProbeResult {
   /** per k: the out-of-fold predictions' Pearson r with the target (pooled over folds) */
@@ -45,7 +52,7 @@ export function sparseProbe(acts: Float32Array, width: number, y: ArrayLike<numb
     const test: number[] = [];
     for (let i = 0; i < n; i++) (fold[i] === f ? test : train).push(i);
     if (train.length === 0 || test.length === 0) continue;
-    const chosen = pursue(acts, width, y, train, kMax, o.ridge);
+    const chosen = pursue(acts, width, y, train, kMax, o);
     o.ks.forEach((k, j) => {
       const fit = leastSquares(acts, width, y, train, chosen.slice(0, k), o.ridge);
       for (const i of test) predictions[j][i] = predict(fit, acts, width, i);
@@ -54,7 +61,7 @@ export function sparseProbe(acts: Float32Array, width: number, y: ArrayLike<numb
   const all = Array.from({ length: n }, (_, i) => i);
   return {
     points: o.ks.map((k, j) => ({ k, r: pearson(predictions[j], y) })),
-    chosen: pursue(acts, width, y, all, kMax, o.ridge),
+    chosen: pursue(acts, width, y, all, kMax, o),
   };
 }
 
@@ -64,13 +71,23 @@ interface LinearFit {
   weights: Float64Array;
 }
 
-/** Orthogonal matching pursuit on the rows given: up to k columns, each the one most correlated with the current residual. */
-function pursue(acts: Float32Array, width: number, y: ArrayLike<number>, rows: readonly number[], k: number, ridge: number): number[] {
+/**
+ * Orthogonal matching pursuit on the rows given: up to k columns, each the one
+ * most correlated with the current residual among those active on enough rows.
+ */
+function pursue(acts: Float32Array, width: number, y: ArrayLike<number>, rows: readonly number[], k: number, o: SparseProbeOptions): number[] {
   const m = rows.length;
   // Each column's centred sum of squares over these rows; constant columns can never be chosen.
   const mean = new Float64Array(width);
   const sq = new Float64Array(width);
-  for (const i of rows) for (let j = 0; j < width; j++) mean[j] += acts[i * width + j];
+  const active = new Int32Array(width);
+  for (const i of rows) {
+    for (let j = 0; j < width; j++) {
+      mean[j] += acts[i * width + j];
+      if (acts[i * width + j] !== 0) active[j]++;
+    }
+  }
+  const eligible = (j: number) => sq[j] > 1e-12 && active[j] >= o.minActive * m;
   for (let j = 0; j < width; j++) mean[j] /= m;
   for (const i of rows) {
     for (let j = 0; j < width; j++) {
@@ -92,13 +109,13 @@ function pursue(acts: Float32Array, width: number, y: ArrayLike<number>, rows: r
     let best = -1;
     let bestScore = 0;
     for (let j = 0; j < width; j++) {
-      if (!(sq[j] > 1e-12) || chosen.includes(j)) continue;
+      if (!eligible(j) || chosen.includes(j)) continue;
       const score = (dot[j] * dot[j]) / sq[j];
       if (score > bestScore) [best, bestScore] = [j, score];
     }
     if (best < 0) break;
     chosen.push(best);
-    const fit = leastSquares(acts, width, y, rows, chosen, ridge);
+    const fit = leastSquares(acts, width, y, rows, chosen, o.ridge);
     residual = Float64Array.from(rows, (i) => y[i] - predict(fit, acts, width, i));
   }
   // Fewer columns vary than were asked for: the later ks read what there is.

@@ -56,3 +56,20 @@ test('a constant latent is never chosen, and bad ks or shapes are refused', () =
   assert.throws(() => sparseProbe(acts, width, y, groups, { ks: [2, 1] }), /ks must be ascending positive integers, got 2, 1/);
   assert.throws(() => sparseProbe(acts, width + 1, y, groups), /1000 activations are not 200 rows of 6/);
 });
+
+test('a latent that fires on a few rows is not chosen, however well it matches their residuals', () => {
+  const [rows, width] = [400, 8];
+  const acts = latents(rows, width, 6);
+  const rng = Rng.fromSeed(7);
+  const y = Array.from({ length: rows }, (_, i) => acts[i * width + 1] + 0.3 * rng.normal());
+  // Two rows far off the line, and a latent active on those two rows alone.
+  for (let i = 0; i < rows; i++) acts[i * width + 5] = 0;
+  for (const i of [17, 230]) {
+    y[i] += 40;
+    acts[i * width + 5] = 40;
+  }
+  const groups = Array.from({ length: rows }, (_, i) => i % 20);
+  assert.ok(!sparseProbe(acts, width, y, groups, { ks: [1, 2, 3] }).chosen.includes(5));
+  // Without the floor it is among the first two chosen: it matches the largest residuals exactly.
+  assert.ok(sparseProbe(acts, width, y, groups, { ks: [1, 2, 3], minActive: 0 }).chosen.slice(0, 2).includes(5));
+});
