@@ -35,7 +35,7 @@ export function sparseProbeChart(points: readonly SparseProbePoint[], ceilings: 
     return { target: p.target, k, r: checkFinite(chart, `points[${i}].r`, p.r) };
   });
   const rules = ceilings.filter((c) => targets.includes(c.target)).map((c, i) => ({ target: c.target, r: checkFinite(chart, `ceilings[${i}].r`, c.r) }));
-  const color = { field: 'target', type: 'nominal' as const, title: 'Target', scale: { domain: targets } };
+  const color = { field: 'target', type: 'nominal' as const, title: 'Target', scale: { domain: targets }, legend: { labelLimit: 280 } };
   const ks = [...new Set(values.map((v) => v.k))].sort((a, b) => a - b);
   const layers: Layer[] = [
     { data: { values: rules }, mark: { type: 'rule', strokeDash: [4, 3] }, encoding: { y: { field: 'r', type: 'quantitative' }, color } },
