@@ -52,16 +52,17 @@ export function sparseProbe(acts: Float32Array, width: number, y: ArrayLike<numb
     const test: number[] = [];
     for (let i = 0; i < n; i++) (fold[i] === f ? test : train).push(i);
     if (train.length === 0 || test.length === 0) continue;
-    const chosen = pursue(acts, width, y, train, kMax, o);
+    // fits[c]: least squares on the first c latents chosen; fewer may be chosen than asked for.
+    const { fits } = pursue(acts, width, y, train, kMax, o);
     o.ks.forEach((k, j) => {
-      const fit = leastSquares(acts, width, y, train, chosen.slice(0, k), o.ridge);
+      const fit = fits[Math.min(k, fits.length - 1)];
       for (const i of test) predictions[j][i] = predict(fit, acts, width, i);
     });
   }
   const all = Array.from({ length: n }, (_, i) => i);
   return {
     points: o.ks.map((k, j) => ({ k, r: pearson(predictions[j], y) })),
-    chosen: pursue(acts, width, y, all, kMax, o),
+    chosen: pursue(acts, width, y, all, kMax, o).chosen,
   };
 }
 
@@ -74,8 +75,10 @@ interface LinearFit {
 /**
  * Orthogonal matching pursuit on the rows given: up to k columns, each the one
  * most correlated with the current residual among those active on enough rows.
+ * Returns them in order, and the least-squares fit on each prefix of them
+ * (`fits[c]` on the first c, from the intercept alone at c = 0).
  */
-function pursue(acts: Float32Array, width: number, y: ArrayLike<number>, rows: readonly number[], k: number, o: SparseProbeOptions): number[] {
+function pursue(acts: Float32Array, width: number, y: ArrayLike<number>, rows: readonly number[], k: number, o: SparseProbeOptions): { chosen: number[]; fits: LinearFit[] } {
   const m = rows.length;
   // Each column's centred sum of squares over these rows; constant columns can never be chosen.
   const mean = new Float64Array(width);
@@ -96,6 +99,7 @@ function pursue(acts: Float32Array, width: number, y: ArrayLike<number>, rows: r
     }
   }
   const chosen: number[] = [];
+  const fits = [leastSquares(acts, width, y, rows, chosen, o.ridge)];
   let residual = Float64Array.from(rows, (i) => y[i]);
   for (let step = 0; step < k; step++) {
     let eMean = 0;
@@ -116,10 +120,11 @@ function pursue(acts: Float32Array, width: number, y: ArrayLike<number>, rows: r
     if (best < 0) break;
     chosen.push(best);
     const fit = leastSquares(acts, width, y, rows, chosen, o.ridge);
+    fits.push(fit);
     residual = Float64Array.from(rows, (i) => y[i] - predict(fit, acts, width, i));
   }
   // Fewer columns vary than were asked for: the later ks read what there is.
-  return chosen;
+  return { chosen, fits };
 }
 
 /** Least squares of y on the chosen columns (centred, with an intercept) over the rows given. */
