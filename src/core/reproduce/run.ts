@@ -373,7 +373,7 @@ async function twoStepResult(s: TwoStepStudy, outDir: string): Promise<TaskResul
       'choice-cost-by-lesion',
       lesionEffectChart(lesionDifferences(s.interventions, 'choice-cost'), {
         title: 'Two-step task: what each lesion costs the model\u2019s own choices, beyond its control',
-        subtitle: 'The clean run replayed under each edit: log p_clean - log p_edited of its choices, summed per experiment',
+        subtitle: 'The clean run\u2019s choices scored under each edit: log p_clean - log p_edited, summed per experiment',
         xTitle: 'Choice cost, lesion minus control (nats per experiment)',
       }),
       outDir,

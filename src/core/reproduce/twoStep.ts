@@ -66,8 +66,8 @@ export interface ConditionOutcome {
   nllPerExperiment: number[];
   /**
    * Per experiment, how much less likely the edited model makes the clean run's
-   * own choices, in nats: the clean run replayed with its actions forced, and
-   * the sum over the model's choices of log p_clean(a) - log p_edited(a). Zero
+   * own choices, in nats: the clean transcripts read under the edit (`scoreTwoStep`),
+   * and the sum over the model's choices of log p_clean(a) - log p_edited(a). Zero
    * for the clean run. Unlike the NLL it compares the two models on the same
    * transcripts, so a small change in the policy shows even where no sampled
    * choice flips.
